@@ -1,0 +1,129 @@
+import { readFileSync } from "node:fs";
+import { describeAccepted, parseSetting, type SettingValue, SettingValueError } from "./setting-types.js";
+import { envNameOf, SETTINGS, type ServiceName, type SettingKey } from "./settings.js";
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly authSecret: string | undefined;
+  readonly databaseUrls: readonly string[] | undefined;
+  readonly embeddedShards: number;
+  readonly cacheUrl: string | undefined;
+  readonly queueUrl: string | undefined;
+  readonly services: readonly ServiceName[];
+  readonly serviceUrls: ReadonlyMap<string, string>;
+  readonly workerId: number;
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly orderBatchSize: number;
+  readonly orderWriteRate: number;
+  readonly reservationTtlSeconds: number;
+  readonly shutdownTimeoutMs: number;
+  readonly seedDemo: boolean;
+}
+
+/** A setting that is missing, unknown or malformed; the message names the variable and what it accepts. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface LoadConfigOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values that win over env and file (command-line flags). */
+  readonly overrides?: Partial<Record<SettingKey, string>>;
+}
+
+const CONFIG_FILE_ENV = "FLOODGATE_CONFIG";
+
+/**
+ * Reads settings from (lowest to highest precedence) defaults, the JSON file named by
+ * FLOODGATE_CONFIG, FLOODGATE_* environment variables, then overrides. Unknown FLOODGATE_*
+ * variables and unknown file keys stop start-up: a typo must not silently fall back to a default.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const raw = new Map<SettingKey, { text: string; source: string }>();
+  const keys = Object.keys(SETTINGS) as SettingKey[];
+  const keyByEnv = new Map(keys.map((key) => [envNameOf(key), key]));
+
+  const filePath = env[CONFIG_FILE_ENV];
+  if (filePath) {
+    for (const [key, value] of Object.entries(readConfigFile(filePath))) {
+      if (!Object.hasOwn(SETTINGS, key)) {
+        throw new ConfigError(`${filePath}: unknown setting "${key}". Known settings: ${keys.join(", ")}.`);
+      }
+      const text = Array.isArray(value) ? value.join(",") : String(value);
+      raw.set(key as SettingKey, { text, source: `${filePath} key "${key}"` });
+    }
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("FLOODGATE_") || name === CONFIG_FILE_ENV || value === undefined) continue;
+    if (TEST_ONLY_ENV.has(name)) continue;
+    const key = keyByEnv.get(name);
+    if (!key) {
+      throw new ConfigError(
+        `Unknown environment variable ${name}. Known: ${[...keyByEnv.keys(), CONFIG_FILE_ENV].join(", ")}.`,
+      );
+    }
+    if (value !== "") raw.set(key, { text: value, source: name });
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) raw.set(key as SettingKey, { text: value, source: `--${key}` });
+  }
+
+  const value = (key: SettingKey): SettingValue | undefined => {
+    const spec = SETTINGS[key];
+    const given = raw.get(key);
+    const text = given?.text ?? ("default" in spec ? spec.default : undefined);
+    if (text === undefined) return undefined;
+    try {
+      return parseSetting(spec.type, text);
+    } catch (error) {
+      if (!(error instanceof SettingValueError)) throw error;
+      const where = given?.source ?? `the default of ${envNameOf(key)}`;
+      throw new ConfigError(
+        `${where}: ${error.message}. ${envNameOf(key)} accepts ${describeAccepted(spec.type)}.`,
+      );
+    }
+  };
+
+  return {
+    port: value("port") as number,
+    host: value("host") as string,
+    dataDir: value("dataDir") as string,
+    authSecret: value("authSecret") as string | undefined,
+    databaseUrls: value("databaseUrls") as string[] | undefined,
+    embeddedShards: value("embeddedShards") as number,
+    cacheUrl: value("cacheUrl") as string | undefined,
+    queueUrl: value("queueUrl") as string | undefined,
+    services: value("services") as ServiceName[],
+    serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
+    workerId: (value("workerId") as number | undefined) ?? process.pid % 64,
+    logLevel: value("logLevel") as string,
+    bodyLimitBytes: value("bodyLimitBytes") as number,
+    orderBatchSize: value("orderBatchSize") as number,
+    orderWriteRate: value("orderWriteRate") as number,
+    reservationTtlSeconds: value("reservationTtlSeconds") as number,
+    shutdownTimeoutMs: value("shutdownTimeoutMs") as number,
+    seedDemo: value("seedDemo") as boolean,
+  };
+}
+
+/** Variables the test harness reads; they are not settings of the platform. */
+const TEST_ONLY_ENV = new Set(["FLOODGATE_REQUIRE_INFRA"]);
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError(
+      `${CONFIG_FILE_ENV}=${path}: cannot read it as JSON (${(error as Error).message}).`,
+    );
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(`${CONFIG_FILE_ENV}=${path}: expected a JSON object of settings.`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,108 @@
+/**
+ * Every setting Floodgate reads, with its default and documentation. Each is an environment
+ * variable `FLOODGATE_<NAME>` and may also be given in a JSON config file (see load-config.ts)
+ * under its camelCase key. docs/configuration.md is generated from this table; a test keeps the
+ * two in step.
+ */
+import { parseSetting, type SettingType } from "./setting-types.js";
+
+export interface SettingSpec {
+  readonly type: SettingType;
+  /** The default as the user would write it; undefined means "unset" (see the doc). */
+  readonly default?: string;
+  readonly doc: string;
+}
+
+export const SERVICE_NAMES = ["catalog", "inventory", "sales", "orders"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const SETTINGS = {
+  port: { type: { kind: "int", min: 0, max: 65535 }, default: "8080", doc: "Port of the public HTTP API." },
+  host: {
+    type: { kind: "string" },
+    default: "127.0.0.1",
+    doc: "Address the HTTP server binds to. Use 0.0.0.0 in containers.",
+  },
+  dataDir: {
+    type: { kind: "string" },
+    default: "./.floodgate",
+    doc: "Where the embedded mode keeps its files: the queue log, PGlite databases, the generated auth secret.",
+  },
+  authSecret: {
+    type: { kind: "string", minLength: 32 },
+    doc: "HS256 secret for bearer tokens (at least 32 characters). Unset: generated once and kept in the data dir.",
+  },
+  databaseUrls: {
+    type: { kind: "url-list", schemes: ["postgres", "postgresql"] },
+    doc: "Comma-separated postgres:// URLs, one per physical shard; the first also holds the non-sharded schemas. Unset: embedded PGlite.",
+  },
+  embeddedShards: {
+    type: { kind: "int", min: 1, max: 64 },
+    default: "1",
+    doc: "Physical PGlite shards in embedded mode (ignored when FLOODGATE_DATABASE_URLS is set).",
+  },
+  cacheUrl: {
+    type: { kind: "url", schemes: ["memory"] },
+    doc: "Cache adapter. Unset or memory://: in-process LRU. (Redis and Memcached adapters arrive with the distributed-cache work.)",
+  },
+  queueUrl: {
+    type: { kind: "url", schemes: ["embedded"] },
+    doc: "Queue adapter. Unset or embedded://: the durable log on local disk in the data dir.",
+  },
+  services: {
+    type: { kind: "enum-list", values: SERVICE_NAMES },
+    default: SERVICE_NAMES.join(","),
+    doc: "Services this process hosts. `floodgate service <name>` sets it to one name.",
+  },
+  serviceUrls: {
+    type: { kind: "map", valueKind: "http-url" },
+    doc: "Where services not hosted in this process listen, as name=http://host:port pairs separated by commas.",
+  },
+  workerId: {
+    type: { kind: "int", min: 0, max: 63 },
+    doc: "Snowflake worker id, unique per process writing ids. Unset: derived from the process id (set it explicitly when running several processes).",
+  },
+  logLevel: {
+    type: { kind: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
+    default: "info",
+    doc: "Minimum level of the JSON logs on stdout.",
+  },
+  bodyLimitBytes: {
+    type: { kind: "int", min: 1024, max: 10_485_760 },
+    default: "16384",
+    doc: "Largest request body accepted; larger ones get 413 payload_too_large.",
+  },
+  orderBatchSize: {
+    type: { kind: "int", min: 1, max: 5000 },
+    default: "500",
+    doc: "Orders an order worker takes from the queue and inserts in one transaction.",
+  },
+  orderWriteRate: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "0",
+    doc: "Ceiling on orders written to the database per second (token bucket); 0 means no ceiling.",
+  },
+  reservationTtlSeconds: {
+    type: { kind: "int", min: 5, max: 86_400 },
+    default: "900",
+    doc: "A stock reservation that no stored order confirms within this time is released.",
+  },
+  shutdownTimeoutMs: {
+    type: { kind: "int", min: 0, max: 600_000 },
+    default: "10000",
+    doc: "How long a graceful shutdown waits for in-flight requests and batches before giving up.",
+  },
+  seedDemo: {
+    type: { kind: "boolean" },
+    default: "true",
+    doc: "On `floodgate start` with an empty catalog, create demo products and an open flash sale.",
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+export function envNameOf(key: string): string {
+  return `FLOODGATE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export { parseSetting };

@@ -1,0 +1,100 @@
+/**
+ * The error catalogue: every error a client can see, with its stable code, HTTP status and
+ * whether retrying the same request may succeed. docs/errors.md is generated from this table
+ * and a test keeps the two in step. Codes are a contract: add freely, never rename.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly message: string;
+}
+
+export const ERROR_CATALOGUE = {
+  invalid_json: { status: 400, retryable: false, message: "The request body is not valid JSON." },
+  invalid_request: {
+    status: 400,
+    retryable: false,
+    message: "The request does not match the expected shape.",
+  },
+  invalid_cursor: { status: 400, retryable: false, message: "The pagination cursor is malformed." },
+  unauthorized: { status: 401, retryable: false, message: "A valid bearer token is required." },
+  forbidden: { status: 403, retryable: false, message: "This token may not do that." },
+  sale_not_open: { status: 403, retryable: false, message: "The sale for this SKU is not open now." },
+  route_not_found: { status: 404, retryable: false, message: "No such route." },
+  product_not_found: { status: 404, retryable: false, message: "No product has this id." },
+  order_not_found: { status: 404, retryable: false, message: "No order has this id." },
+  unknown_sku: { status: 404, retryable: false, message: "No product has this SKU." },
+  sale_not_found: { status: 404, retryable: false, message: "No sale exists for this SKU." },
+  method_not_allowed: { status: 405, retryable: false, message: "This route does not accept that method." },
+  sold_out: { status: 409, retryable: false, message: "The SKU is sold out." },
+  limit_exceeded: {
+    status: 409,
+    retryable: false,
+    message: "The quantity exceeds what this user may still buy in this sale.",
+  },
+  sku_taken: { status: 409, retryable: false, message: "A product with this SKU already exists." },
+  sku_immutable: {
+    status: 409,
+    retryable: false,
+    message: "A product's SKU cannot change: sales and orders refer to it.",
+  },
+  sale_exists: { status: 409, retryable: false, message: "A sale for this SKU already exists." },
+  payload_too_large: { status: 413, retryable: false, message: "The request body is too large." },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    message: "The request body must be application/json.",
+  },
+  idempotency_key_reused: {
+    status: 422,
+    retryable: false,
+    message: "This Idempotency-Key was already used with a different request.",
+  },
+  invalid_sale_window: {
+    status: 422,
+    retryable: false,
+    message: "The sale must end after it starts.",
+  },
+  internal_error: { status: 500, retryable: true, message: "Something went wrong on our side." },
+  dependency_failed: {
+    status: 502,
+    retryable: true,
+    message: "A service this request depends on answered with an error.",
+  },
+  not_accepted: {
+    status: 503,
+    retryable: true,
+    message: "The order could not be recorded durably; nothing was charged or reserved. Retry later.",
+  },
+  unavailable: { status: 503, retryable: true, message: "The service is starting or shutting down." },
+  dependency_timeout: {
+    status: 504,
+    retryable: true,
+    message: "A service this request depends on did not answer in time.",
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
+/** An error meant for the client: its code picks the status; the message may add detail. */
+export class AppError extends Error {
+  readonly status: number;
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    /** Seconds the client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    const spec: ErrorSpec = ERROR_CATALOGUE[code];
+    super(message ?? spec.message);
+    this.name = "AppError";
+    this.status = spec.status;
+    this.retryable = spec.retryable;
+  }
+}

@@ -1,0 +1,137 @@
+import { Ajv } from "ajv";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../errors/catalogue.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+
+export interface HttpServerOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly bodyLimitBytes: number;
+  /** Answers /readyz: false while starting or draining. */
+  readonly isReady: () => boolean;
+}
+
+/**
+ * The Fastify app every Floodgate process serves: JSON schema validation, the error catalogue
+ * as `{"error":{"code","message"}}`, health, readiness and metrics endpoints.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Per-request log lines would cost more than the request itself under a flash sale;
+    // errors are still logged, and request counts and latencies go to /metrics.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    requestIdHeader: "x-request-id",
+  });
+
+  // The API speaks JSON only: any other body type gets 415 rather than a confusing shape error.
+  app.removeContentTypeParser("text/plain");
+
+  // Bodies are validated strictly ("5" is not a number); query strings and path params are text
+  // by nature, so those are coerced.
+  const strict = new Ajv({
+    coerceTypes: false,
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+  });
+  const coercing = new Ajv({
+    coerceTypes: true,
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+  });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === "body" ? strict : coercing).compile(schema),
+  );
+
+  const requestDuration = options.metrics.histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route and status.",
+    ["method", "route", "status"],
+  );
+  app.addHook("onResponse", async (request, reply) => {
+    requestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? "unmatched", status: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { code, message, status, retryAfterSeconds } = toClientError(error, request);
+    if (status >= 500) request.log.error({ err: error }, "request failed");
+    if (retryAfterSeconds !== undefined) void reply.header("retry-after", String(retryAfterSeconds));
+    return reply.status(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: "route_not_found", message: `No route ${request.method} ${request.url}.` } }),
+  );
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) =>
+    options.isReady() ? { status: "ready" } : reply.status(503).send({ status: "not_ready" }),
+  );
+  app.get("/metrics", async (_request, reply) =>
+    reply.type("text/plain; version=0.0.4").send(await options.metrics.text()),
+  );
+  return app;
+}
+
+interface ClientError {
+  code: ErrorCode;
+  message: string;
+  status: number;
+  retryAfterSeconds?: number;
+}
+
+function catalogued(code: ErrorCode, message?: string): ClientError {
+  return { code, message: message ?? ERROR_CATALOGUE[code].message, status: ERROR_CATALOGUE[code].status };
+}
+
+/** Maps anything thrown while serving a request onto a catalogued client error. */
+function toClientError(error: FastifyError, request: FastifyRequest): ClientError {
+  if (error instanceof AppError) {
+    return {
+      code: error.code,
+      message: error.message,
+      status: error.status,
+      ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+    };
+  }
+  if (error.validation) {
+    const first = error.validation[0];
+    const where = error.validationContext ?? "request";
+    const path = first?.instancePath ? `${where}${first.instancePath.replaceAll("/", ".")}` : where;
+    return catalogued("invalid_request", `${path} ${first?.message ?? "is invalid"}.`);
+  }
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return catalogued("invalid_json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return catalogued("invalid_json", "The request body is empty; a JSON object is required.");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return catalogued("payload_too_large");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return catalogued("unsupported_media_type");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return catalogued("invalid_request", "Content-Length does not match the body.");
+  }
+  if (error instanceof SyntaxError) return catalogued("invalid_json");
+  if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
+    request.log.warn({ err: error }, "uncatalogued client error");
+    return catalogued("invalid_request", error.message);
+  }
+  return catalogued("internal_error");
+}

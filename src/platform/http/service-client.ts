@@ -1,0 +1,85 @@
+import { Pool } from "undici";
+import { AppError, isErrorCode } from "../errors/catalogue.js";
+
+/**
+ * Services talk to each other through typed clients with one interface and two transports:
+ * in-process (a direct call on the service's operations object) and HTTP (POST
+ * /internal/<service>/<operation> with a JSON body). Callers cannot tell which one they hold,
+ * which is what lets config choose between one process and many.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: operation inputs are service-specific JSON shapes.
+export type Operations = { [name: string]: (input: any) => Promise<unknown> };
+
+export interface HttpTransportOptions {
+  readonly baseUrl: string;
+  /** A service token (see TokenService.issue({service:true})) sent as the bearer. */
+  readonly token: string;
+  readonly timeoutMs?: number;
+  /** Extra attempts when the connection fails before the request was sent. */
+  readonly connectRetries?: number;
+}
+
+export interface HttpClientHandle {
+  close(): Promise<void>;
+}
+
+export function internalPath(service: string, operation: string): string {
+  return `/internal/${service}/${operation}`;
+}
+
+/** A client that forwards each named operation over HTTP; errors come back as the same AppError. */
+export function createHttpClient<T extends object>(
+  service: string,
+  operations: readonly string[],
+  options: HttpTransportOptions,
+): T & HttpClientHandle {
+  const pool = new Pool(options.baseUrl, { connections: 64, pipelining: 1 });
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const retries = options.connectRetries ?? 2;
+
+  const call = async (operation: string, input: unknown): Promise<unknown> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await pool.request({
+          method: "POST",
+          path: internalPath(service, operation),
+          headers: { "content-type": "application/json", authorization: `Bearer ${options.token}` },
+          body: JSON.stringify(input ?? null),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const payload = (await response.body.json()) as {
+          result?: unknown;
+          error?: { code?: string; message?: string };
+        };
+        if (response.statusCode === 200) return payload.result;
+        const code = payload.error?.code;
+        if (code && isErrorCode(code)) throw new AppError(code, payload.error?.message);
+        throw new AppError("dependency_failed", `${service}.${operation} answered ${response.statusCode}.`);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        const code = (error as { code?: string }).code;
+        if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+          throw new AppError(
+            "dependency_timeout",
+            `${service}.${operation} did not answer within ${timeoutMs} ms.`,
+          );
+        }
+        // Only failures to connect are retried: the request never reached the service, so a
+        // retry cannot apply it twice.
+        if (code === "ECONNREFUSED" && attempt < retries) {
+          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+          continue;
+        }
+        throw new AppError(
+          "dependency_failed",
+          `${service}.${operation} failed: ${(error as Error).message}`,
+        );
+      }
+    }
+  };
+
+  const client: Record<string, unknown> = { close: () => pool.close() };
+  for (const operation of operations) client[operation] = (input: unknown) => call(operation, input);
+  return client as T & HttpClientHandle;
+}

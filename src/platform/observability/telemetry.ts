@@ -1,0 +1,137 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { Metrics } from "./metrics.js";
+
+/** One sample of the figures an operator watches during a sale; rates are per second over the interval. */
+export interface TelemetrySample {
+  readonly at: number;
+  readonly requestsPerSecond: number;
+  readonly acceptedPerSecond: number;
+  readonly rejectedPerSecond: number;
+  readonly queueDepth: number;
+  readonly dbWritesPerSecond: number;
+  /** Hits / lookups over the interval; null when there were no lookups. */
+  readonly cacheHitRatio: number | null;
+  readonly eventLoopLagMs: number;
+  /** Stock units per SKU in an active sale: available / reserved / sold. */
+  readonly stock: Readonly<Record<string, { available: number; reserved: number; sold: number }>>;
+  /** Cumulative orders by outcome or status since start. */
+  readonly orders: Readonly<Record<string, number>>;
+}
+
+type Values = { labels: Record<string, string | number>; value: number }[];
+
+/**
+ * Samples the process's own Prometheus registry every `intervalMs` into a ring buffer, turning
+ * counters into rates. The dashboard streams these samples and the bench report draws them, so
+ * both show exactly what /metrics shows.
+ */
+export class TelemetrySampler {
+  private readonly samples: TelemetrySample[] = [];
+  private readonly listeners = new Set<(sample: TelemetrySample) => void>();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private previous: Map<string, number> | undefined;
+  private previousAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly intervalMs = 500,
+    private readonly capacity = 2400,
+  ) {}
+
+  start(): void {
+    this.loopDelay.enable();
+    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.loopDelay.disable();
+    this.listeners.clear();
+  }
+
+  since(at: number): TelemetrySample[] {
+    return this.samples.filter((sample) => sample.at > at);
+  }
+
+  subscribe(listener: (sample: TelemetrySample) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async values(name: string): Promise<Values> {
+    const metric = this.metrics.registry.getSingleMetric(`floodgate_${name}`);
+    if (!metric) return [];
+    return (await metric.get()).values as Values;
+  }
+
+  private async sample(): Promise<void> {
+    const now = Date.now();
+    const counters = new Map<string, number>();
+    const sum = (
+      values: Values,
+      key: string,
+      filter: (labels: Values[number]["labels"]) => boolean = () => true,
+    ) => {
+      counters.set(
+        key,
+        values.filter((v) => filter(v.labels)).reduce((total, v) => total + v.value, 0),
+      );
+    };
+    const requests = await this.values("http_request_duration_seconds");
+    sum(
+      requests.filter((v) => (v as { metricName?: string }).metricName?.endsWith("_count")),
+      "requests",
+    );
+    const intake = await this.values("orders_intake_total");
+    sum(intake, "accepted", (l) => l.outcome === "accepted" || l.outcome === "replayed");
+    sum(intake, "rejected", (l) => l.outcome !== "accepted" && l.outcome !== "replayed");
+    sum(await this.values("orders_stored_total"), "stored");
+    const lookups = await this.values("catalog_product_lookups_total");
+    sum(lookups, "hits", (l) => l.outcome === "hit");
+    sum(lookups, "lookups");
+
+    const orders: Record<string, number> = {};
+    for (const v of intake) orders[String(v.labels.outcome)] = v.value;
+    orders.stored = counters.get("stored") ?? 0;
+    for (const v of await this.values("orders_cancelled_total"))
+      orders[`cancelled_${v.labels.reason}`] = v.value;
+
+    const stock: Record<string, { available: number; reserved: number; sold: number }> = {};
+    for (const v of await this.values("inventory_stock_units")) {
+      const sku = String(v.labels.sku);
+      stock[sku] ??= { available: 0, reserved: 0, sold: 0 };
+      const state = String(v.labels.state) as "available" | "reserved" | "sold";
+      stock[sku][state] = v.value;
+    }
+    const queueDepth = (await this.values("queue_lag_messages")).reduce((total, v) => total + v.value, 0);
+
+    const seconds = this.previous ? (now - this.previousAt) / 1000 : 0;
+    const rate = (key: string) =>
+      this.previous && seconds > 0
+        ? Math.max(0, ((counters.get(key) ?? 0) - (this.previous.get(key) ?? 0)) / seconds)
+        : 0;
+    const lookupsInInterval = rate("lookups") * seconds;
+    const sample: TelemetrySample = {
+      at: now,
+      requestsPerSecond: rate("requests"),
+      acceptedPerSecond: rate("accepted"),
+      rejectedPerSecond: rate("rejected"),
+      queueDepth,
+      dbWritesPerSecond: rate("stored"),
+      cacheHitRatio: lookupsInInterval > 0 ? (rate("hits") * seconds) / lookupsInInterval : null,
+      eventLoopLagMs: Number.isFinite(this.loopDelay.percentile(99))
+        ? this.loopDelay.percentile(99) / 1e6
+        : 0,
+      stock,
+      orders,
+    };
+    this.loopDelay.reset();
+    this.previous = counters;
+    this.previousAt = now;
+    this.samples.push(sample);
+    if (this.samples.length > this.capacity) this.samples.shift();
+    for (const listener of this.listeners) listener(sample);
+  }
+}

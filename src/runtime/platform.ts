@@ -1,0 +1,90 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadOrCreateSecret } from "../platform/auth/secret-file.js";
+import { TokenService } from "../platform/auth/tokens.js";
+import type { Cache } from "../platform/cache/cache.js";
+import { MemoryCache } from "../platform/cache/memory-cache.js";
+import type { Config } from "../platform/config/load-config.js";
+import type { Database } from "../platform/db/database.js";
+import { openPgDatabase } from "../platform/db/pg-database.js";
+import { openPgliteDatabase } from "../platform/db/pglite-database.js";
+import { createShardRouter, type ShardRouter } from "../platform/db/shard-router.js";
+import { SnowflakeGenerator } from "../platform/ids/snowflake.js";
+import type { Logger } from "../platform/observability/logger.js";
+import { Metrics } from "../platform/observability/metrics.js";
+import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.js";
+import type { Stream } from "../platform/queue/stream.js";
+
+/** The ports of one process, with the adapters config chose. Only the runtime builds this. */
+export interface Platform {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly databases: ShardRouter;
+  readonly stream: Stream;
+  readonly cache: Cache;
+  readonly ids: SnowflakeGenerator;
+  readonly tokens: TokenService;
+  close(): Promise<void>;
+}
+
+export function dataDirOf(config: Config): string {
+  return resolve(config.dataDir);
+}
+
+export function tokenServiceFor(config: Config): TokenService {
+  return new TokenService(config.authSecret ?? loadOrCreateSecret(dataDirOf(config)));
+}
+
+export async function openDatabases(config: Config, logger: Logger): Promise<Database[]> {
+  if (config.databaseUrls) {
+    return Promise.all(
+      config.databaseUrls.map((url, index) => openPgDatabase({ url, name: `shard-${index}` })),
+    );
+  }
+  const root = join(dataDirOf(config), "pglite");
+  mkdirSync(root, { recursive: true });
+  logger.info({ shards: config.embeddedShards, dir: root }, "opening embedded PGlite shards");
+  // One at a time: each PGlite start is CPU-heavy, and in parallel they only slow each other.
+  const databases: Database[] = [];
+  for (let index = 0; index < config.embeddedShards; index++) {
+    databases.push(
+      await openPgliteDatabase({ dataDir: join(root, `shard-${index}`), name: `shard-${index}` }),
+    );
+  }
+  return databases;
+}
+
+export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
+  const dataDir = dataDirOf(config);
+  mkdirSync(dataDir, { recursive: true });
+  const metrics = new Metrics();
+  // The stream first: it takes the data dir's lock, so a second process on the same dir stops
+  // here with a clear message before it touches any database file.
+  const stream = await openEmbeddedStream(join(dataDir, "queue"), {
+    onWarning: (message: string) => logger.warn({ component: "queue" }, message),
+  });
+  let databases: Database[];
+  try {
+    databases = await openDatabases(config, logger);
+  } catch (error) {
+    await stream.close();
+    throw error;
+  }
+  const cache = new MemoryCache();
+  return {
+    config,
+    logger,
+    metrics,
+    databases: createShardRouter(databases),
+    stream,
+    cache,
+    ids: new SnowflakeGenerator(config.workerId),
+    tokens: tokenServiceFor(config),
+    async close() {
+      await stream.close();
+      await cache.close();
+      await Promise.all(databases.map((db) => db.close()));
+    },
+  };
+}

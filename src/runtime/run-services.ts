@@ -1,0 +1,121 @@
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../platform/config/load-config.js";
+import type { ServiceName } from "../platform/config/settings.js";
+import { runMigrations } from "../platform/db/migrations.js";
+import { AppError } from "../platform/errors/catalogue.js";
+import { createHttpServer } from "../platform/http/server.js";
+import { internalPath, type Operations } from "../platform/http/service-client.js";
+import type { Logger } from "../platform/observability/logger.js";
+import type { RunningService } from "../services/service-module.js";
+import { openPlatform, type Platform } from "./platform.js";
+import { createServiceClients } from "./service-clients.js";
+import { SERVICE_MODULES } from "./service-registry.js";
+
+export interface RunningProcess {
+  readonly platform: Platform;
+  readonly app: FastifyInstance;
+  /** The base URL the HTTP server listens on. */
+  readonly url: string;
+  /** Graceful: stop taking requests, finish in-flight ones and batches, close ports. */
+  close(): Promise<void>;
+}
+
+/** Applies every hosted service's migrations: sharded schemas on every shard, the rest on the primary. */
+export async function migrateServices(
+  platform: Platform,
+  names: readonly ServiceName[],
+  logger: Logger,
+): Promise<void> {
+  for (const module of SERVICE_MODULES.filter((m) => names.includes(m.name))) {
+    const targets = module.sharded ? platform.databases.all() : [platform.databases.primary];
+    for (const db of targets) {
+      await runMigrations(db, module.name, module.migrationsDir, (message: string) =>
+        logger.info({ service: module.name, database: db.name }, message),
+      );
+    }
+  }
+}
+
+/**
+ * Starts the services config.services names in this process, behind one HTTP server: their public
+ * routes, their internal operations for other processes, and health/metrics.
+ */
+export async function runServices(config: Config, logger: Logger): Promise<RunningProcess> {
+  const platform = await openPlatform(config, logger);
+  let ready = false;
+  const app = createHttpServer({
+    logger,
+    metrics: platform.metrics,
+    bodyLimitBytes: config.bodyLimitBytes,
+    isReady: () => ready,
+  });
+  const apis = new Map<ServiceName, Operations>();
+  const { clients, close: closeClients } = createServiceClients(config, platform.tokens, apis);
+  const started: { name: ServiceName; service: RunningService }[] = [];
+  try {
+    await migrateServices(platform, config.services, logger);
+    for (const module of SERVICE_MODULES.filter((m) => config.services.includes(m.name))) {
+      const service = await module.start({ ...platform, clients });
+      apis.set(module.name, service.api as Operations);
+      started.push({ name: module.name, service });
+      service.routes(app);
+      registerInternalRoutes(app, module.name, service.api as Operations, platform);
+      logger.info({ service: module.name }, "service started");
+    }
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await stopAll(started, logger);
+    await app.close().catch(() => {});
+    await closeClients();
+    await platform.close();
+    throw error;
+  }
+  ready = true;
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ready = false;
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, "graceful shutdown timed out; exiting");
+        process.exit(1);
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
+      await app.close();
+      await stopAll(started, logger);
+      await closeClients();
+      await platform.close();
+      clearTimeout(deadline);
+    })();
+    return closing;
+  };
+  return { platform, app, url, close };
+}
+
+async function stopAll(started: readonly { name: ServiceName; service: RunningService }[], logger: Logger) {
+  // Reverse order: a service stops before those it depends on.
+  for (const { name, service } of [...started].reverse()) {
+    await service
+      .stop()
+      .catch((error: unknown) => logger.error({ err: error, service: name }, "stopping failed"));
+  }
+}
+
+function registerInternalRoutes(
+  app: FastifyInstance,
+  service: ServiceName,
+  api: Operations,
+  platform: Platform,
+) {
+  for (const [operation, handler] of Object.entries(api)) {
+    app.post(internalPath(service, operation), async (request) => {
+      if (!platform.tokens.authenticate(request.headers.authorization).service) {
+        throw new AppError("forbidden", "Internal routes need a service token.");
+      }
+      return { result: await handler(request.body) };
+    });
+  }
+}

@@ -1,0 +1,18 @@
+import type { ServiceName } from "../platform/config/settings.js";
+import { catalogService } from "../services/catalog/index.js";
+import { inventoryService } from "../services/inventory/index.js";
+import { ordersService } from "../services/orders/index.js";
+import { salesService } from "../services/sales/index.js";
+import type { ServiceModule } from "../services/service-module.js";
+
+/** Every service, in start order: a service starts after those it calls while starting. */
+export const SERVICE_MODULES: readonly ServiceModule[] = [
+  catalogService,
+  inventoryService,
+  salesService,
+  ordersService,
+];
+
+export function serviceModule(name: ServiceName): ServiceModule {
+  return SERVICE_MODULES.find((module) => module.name === name)!;
+}

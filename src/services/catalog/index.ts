@@ -1,0 +1,27 @@
+import { fileURLToPath } from "node:url";
+import type { ServiceModule } from "../service-module.js";
+import { CATALOG_OPERATIONS, type CatalogApi } from "./api.js";
+import { ProductReader } from "./product-reader.js";
+import { ProductStore } from "./product-store.js";
+import { registerCatalogRoutes } from "./routes.js";
+
+export const catalogService: ServiceModule<CatalogApi> = {
+  name: "catalog",
+  migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
+  sharded: false,
+  operations: CATALOG_OPERATIONS,
+  async start(context) {
+    const store = new ProductStore(context.databases.primary);
+    const reader = new ProductReader(store, context.cache, context.metrics);
+    const api: CatalogApi = {
+      productBySku: async ({ sku }) => (await reader.bySku(sku)) ?? null,
+      productById: async ({ id }) => (await reader.byId(id)) ?? null,
+    };
+    return {
+      api,
+      routes: (app) =>
+        registerCatalogRoutes(app, { store, reader, ids: context.ids, tokens: context.tokens }),
+      stop: async () => {},
+    };
+  },
+};

@@ -1,0 +1,53 @@
+import { fileURLToPath } from "node:url";
+import type { ServiceModule } from "../service-module.js";
+import { ORDERS_OPERATIONS, type OrdersApi } from "./api.js";
+import { OrderIntake } from "./intake.js";
+import { OrderQueries } from "./order-queries.js";
+import { ORDER_REQUESTS_TOPIC } from "./order-request.js";
+import { OrderWriter } from "./order-writer.js";
+import { registerOrderRoutes } from "./routes.js";
+
+export const ORDER_WRITERS_GROUP = "order-writers";
+
+export const ordersService: ServiceModule<OrdersApi> = {
+  name: "orders",
+  migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
+  sharded: true,
+  operations: ORDERS_OPERATIONS,
+  async start(context) {
+    const { clients, stream, config, metrics } = context;
+    const logger = context.logger.child({ service: "orders" });
+    const intake = new OrderIntake({ clients, stream, ids: context.ids, logger, metrics });
+    const queries = new OrderQueries(context.databases, clients.inventory);
+    const group = stream.group(ORDER_REQUESTS_TOPIC, ORDER_WRITERS_GROUP, {
+      visibilityTimeoutMs: 30_000,
+      maxAttempts: 10,
+    });
+    const writer = new OrderWriter({
+      group,
+      databases: context.databases,
+      inventory: clients.inventory,
+      logger,
+      metrics,
+      batchSize: config.orderBatchSize,
+      writeRate: config.orderWriteRate,
+    });
+    metrics.gauge(
+      "queue_lag_messages",
+      "Messages appended but not yet acked, per topic and group.",
+      ["topic", "group"],
+      async (gauge) => {
+        gauge.set({ topic: ORDER_REQUESTS_TOPIC, group: ORDER_WRITERS_GROUP }, await group.lag());
+      },
+    );
+    writer.start();
+    return {
+      api: {},
+      routes: (app) => registerOrderRoutes(app, { intake, queries, tokens: context.tokens }),
+      stop: async () => {
+        await writer.stop();
+        await group.close();
+      },
+    };
+  },
+};

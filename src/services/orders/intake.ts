@@ -1,0 +1,128 @@
+import { virtualShardForKey } from "../../platform/db/shard-router.js";
+import { AppError } from "../../platform/errors/catalogue.js";
+import type { SnowflakeGenerator } from "../../platform/ids/snowflake.js";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { Metrics } from "../../platform/observability/metrics.js";
+import type { Stream } from "../../platform/queue/stream.js";
+import type { ServiceClients } from "../service-module.js";
+import { encodeOrderRequest, ORDER_REQUESTS_TOPIC, type OrderRequest } from "./order-request.js";
+
+export interface PlaceOrder {
+  readonly userId: string;
+  readonly sku: string;
+  readonly quantity: number;
+  readonly idempotencyKey: string | undefined;
+}
+
+/**
+ * How long a "sold out" answer is trusted before inventory is asked again. Stock can come back
+ * (an expired reservation, a cancelled order), so the flag must not be permanent; within this
+ * window a sold-out SKU is refused without any call at all.
+ */
+const SOLD_OUT_FLAG_MS = 250;
+
+/**
+ * The flash-sale intake: reserve stock, append the order to the durable stream, and only then
+ * accept. Nothing is accepted that is not durable: if the append fails the reservation is
+ * released and the client is told to retry (503).
+ */
+export class OrderIntake {
+  private readonly soldOutUntil = new Map<string, number>();
+  /** Requests in progress by user and key, so a concurrent duplicate waits for the first's outcome. */
+  private readonly inFlight = new Map<string, Promise<string>>();
+  private readonly outcomes;
+
+  constructor(
+    private readonly deps: {
+      readonly clients: ServiceClients;
+      readonly stream: Stream;
+      readonly ids: SnowflakeGenerator;
+      readonly logger: Logger;
+      readonly metrics: Metrics;
+    },
+  ) {
+    this.outcomes = deps.metrics.counter("orders_intake_total", "Order requests by outcome.", ["outcome"]);
+  }
+
+  /** Resolves to the order id once the order is durable; throws an AppError otherwise. */
+  async place(order: PlaceOrder): Promise<string> {
+    if (order.idempotencyKey === undefined) {
+      // A request with a key must still reach inventory while the flag is up: it may be the
+      // replay of an order that was accepted, whose first answer (202) it must get again.
+      if ((this.soldOutUntil.get(order.sku) ?? 0) > Date.now()) {
+        this.outcomes.inc({ outcome: "sold_out_flag" });
+        throw new AppError("sold_out");
+      }
+      return this.placeOnce(order, undefined);
+    }
+    const key = `${order.userId}\u0000${order.idempotencyKey}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const attempt = this.placeOnce(order, order.idempotencyKey).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, attempt);
+    return attempt;
+  }
+
+  private async placeOnce(order: PlaceOrder, idempotencyKey: string | undefined): Promise<string> {
+    const { clients, stream, ids } = this.deps;
+    const product = await clients.catalog.productBySku({ sku: order.sku });
+    if (!product) {
+      this.outcomes.inc({ outcome: "unknown_sku" });
+      throw new AppError("unknown_sku", `No product has SKU "${order.sku}".`);
+    }
+    const orderId = ids.next(virtualShardForKey(order.userId));
+    const result = await clients.inventory.reserve({
+      orderId,
+      sku: order.sku,
+      userId: order.userId,
+      quantity: order.quantity,
+      idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
+    });
+    if (result.outcome === "refused") {
+      this.outcomes.inc({ outcome: result.reason });
+      switch (result.reason) {
+        case "sold_out":
+          if (result.available === 0) this.soldOutUntil.set(order.sku, Date.now() + SOLD_OUT_FLAG_MS);
+          throw new AppError(
+            "sold_out",
+            result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
+          );
+        case "limit_exceeded":
+          throw new AppError("limit_exceeded");
+        case "no_sale":
+        case "sale_not_open":
+          throw new AppError("sale_not_open");
+      }
+    }
+    if (result.outcome === "duplicate") {
+      if (result.sku !== order.sku || result.quantity !== order.quantity) {
+        this.outcomes.inc({ outcome: "idempotency_key_reused" });
+        throw new AppError("idempotency_key_reused");
+      }
+      this.outcomes.inc({ outcome: "replayed" });
+      return result.orderId;
+    }
+
+    const request: OrderRequest = {
+      orderId,
+      userId: order.userId,
+      sku: order.sku,
+      quantity: order.quantity,
+      priceCents: product.priceCents,
+      currency: product.currency,
+      idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
+      acceptedAt: new Date().toISOString(),
+    };
+    try {
+      await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(request), { dedupId: orderId });
+    } catch (error) {
+      this.deps.logger.error({ err: error, orderId }, "durable append failed; releasing the reservation");
+      this.outcomes.inc({ outcome: "not_accepted" });
+      // If this release is lost too, the reservation expires and the sweeper returns the stock.
+      await clients.inventory.release({ orderIds: [orderId] }).catch(() => {});
+      throw new AppError("not_accepted", undefined, 1);
+    }
+    this.outcomes.inc({ outcome: "accepted" });
+    return orderId;
+  }
+}

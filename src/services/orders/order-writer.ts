@@ -1,0 +1,155 @@
+import { TokenBucket } from "../../platform/batching/token-bucket.js";
+import type { ShardRouter } from "../../platform/db/shard-router.js";
+import { shardOfSnowflake } from "../../platform/ids/snowflake.js";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { Metrics } from "../../platform/observability/metrics.js";
+import type { ConsumerGroup, Delivery } from "../../platform/queue/stream.js";
+import type { InventoryApi } from "../inventory/api.js";
+import { decodeOrderRequest, type OrderRequest } from "./order-request.js";
+import { OrderStore } from "./order-store.js";
+
+export interface OrderWriterOptions {
+  readonly group: ConsumerGroup;
+  readonly databases: ShardRouter;
+  readonly inventory: InventoryApi;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly batchSize: number;
+  /** Rows per second; 0 = no ceiling. */
+  readonly writeRate: number;
+}
+
+const FETCH_WAIT_MS = 250;
+const RETRY_DELAY_MS = 1000;
+
+/**
+ * The order worker: drains `orders.requested` in batches, stores each batch with one INSERT per
+ * shard, confirms the reservations, and acks only after both committed. A crash anywhere before
+ * the ack means redelivery, which the INSERT's ON CONFLICT and the idempotent confirm absorb.
+ */
+export class OrderWriter {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+  private readonly bucket: TokenBucket | undefined;
+  private readonly stored;
+  private readonly cancelled;
+  private readonly batches;
+
+  constructor(private readonly options: OrderWriterOptions) {
+    this.bucket = options.writeRate > 0 ? new TokenBucket(options.writeRate, options.writeRate) : undefined;
+    this.stored = options.metrics.counter(
+      "orders_stored_total",
+      "Orders written to the database by workers.",
+    );
+    this.cancelled = options.metrics.counter(
+      "orders_cancelled_total",
+      "Orders cancelled by workers, by reason.",
+      ["reason"],
+    );
+    this.batches = options.metrics.histogram(
+      "orders_write_batch_seconds",
+      "Time to store and confirm one batch of orders.",
+    );
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in hand, then stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const log = this.options.logger;
+    while (this.running) {
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.options.group.fetch(this.options.batchSize, FETCH_WAIT_MS);
+      } catch (error) {
+        if (!this.running) return;
+        log.error({ err: error }, "fetching order requests failed");
+        await sleep(RETRY_DELAY_MS);
+        continue;
+      }
+      if (deliveries.length === 0) continue;
+      try {
+        await this.bucket?.take(deliveries.length);
+        await this.process(deliveries);
+      } catch (error) {
+        log.error({ err: error, batch: deliveries.length }, "storing an order batch failed; will retry");
+        await Promise.all(deliveries.map((d) => d.nak(RETRY_DELAY_MS).catch(() => {})));
+      }
+    }
+  }
+
+  private async process(deliveries: readonly Delivery[]): Promise<void> {
+    const started = performance.now();
+    const valid: { delivery: Delivery; request: OrderRequest }[] = [];
+    for (const delivery of deliveries) {
+      const request = decodeOrderRequest(delivery.data);
+      if (request && shardOfSnowflake(request.orderId) !== undefined) valid.push({ delivery, request });
+      else {
+        // Give it back: after the group's max attempts it lands in the dead-letter topic for an operator.
+        this.options.logger.error({ messageId: delivery.id }, "malformed order request");
+        await delivery.nak(RETRY_DELAY_MS);
+      }
+    }
+    if (valid.length === 0) return;
+
+    // One INSERT per physical shard, all shards in parallel.
+    const byShard = new Map<OrderStore, OrderRequest[]>();
+    for (const { request } of valid) {
+      const store = this.storeFor(shardOfSnowflake(request.orderId)!);
+      const list = byShard.get(store);
+      if (list) list.push(request);
+      else byShard.set(store, [request]);
+    }
+    const storedAt = new Date().toISOString();
+    const inserted = await Promise.all(
+      [...byShard].map(([store, requests]) => store.insertCreated(requests, storedAt)),
+    );
+    this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
+
+    const { notConfirmed } = await this.options.inventory.confirm({
+      orderIds: valid.map((v) => v.request.orderId),
+    });
+    if (notConfirmed.length > 0) {
+      // The reservation expired while the order waited in the queue: its stock went back on sale,
+      // so the order cannot be honoured. Cancel it rather than oversell.
+      const rejected = new Set(notConfirmed);
+      await Promise.all(
+        [...byShard].map(([store, requests]) => {
+          const ids = requests.filter((r) => rejected.has(r.orderId)).map((r) => r.orderId);
+          return ids.length > 0
+            ? store.transition(ids, "cancelled", "reservation_expired", storedAt)
+            : undefined;
+        }),
+      );
+      this.cancelled.inc({ reason: "reservation_expired" }, notConfirmed.length);
+    }
+    await Promise.all(valid.map(({ delivery }) => delivery.ack()));
+    this.batches.observe((performance.now() - started) / 1000);
+  }
+
+  private readonly storesByDatabase = new Map<unknown, OrderStore>();
+
+  private storeFor(virtualShard: number): OrderStore {
+    const db = this.options.databases.forVirtualShard(virtualShard);
+    let store = this.storesByDatabase.get(db);
+    if (!store) {
+      store = new OrderStore(db);
+      this.storesByDatabase.set(db, store);
+    }
+    return store;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

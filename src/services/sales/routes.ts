@@ -1,0 +1,73 @@
+import type { FastifyInstance } from "fastify";
+import type { TokenService } from "../../platform/auth/tokens.js";
+import { AppError } from "../../platform/errors/catalogue.js";
+import { adminOf } from "../../platform/http/principal.js";
+import { SKU_PATTERN } from "../catalog/api.js";
+import type { ServiceClients } from "../service-module.js";
+import type { SaleStore } from "./sale-store.js";
+
+const SALE_BODY = {
+  type: "object",
+  additionalProperties: false,
+  required: ["sku", "stock", "perUserLimit", "startsAt", "endsAt"],
+  properties: {
+    sku: { type: "string", pattern: SKU_PATTERN },
+    stock: { type: "integer", minimum: 0, maximum: 100_000_000 },
+    perUserLimit: { type: "integer", minimum: 1, maximum: 1000 },
+    startsAt: { type: "string", maxLength: 40 },
+    endsAt: { type: "string", maxLength: 40 },
+  },
+} as const;
+
+interface SaleBody {
+  sku: string;
+  stock: number;
+  perUserLimit: number;
+  startsAt: string;
+  endsAt: string;
+}
+
+function instant(value: string, field: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new AppError("invalid_request", `body.${field} must be an ISO-8601 date-time.`);
+  return new Date(ms).toISOString();
+}
+
+export function registerSalesRoutes(
+  app: FastifyInstance,
+  deps: { store: SaleStore; clients: ServiceClients; tokens: TokenService },
+): void {
+  const { store, clients, tokens } = deps;
+
+  app.post<{ Body: SaleBody }>("/admin/sales", { schema: { body: SALE_BODY } }, async (request, reply) => {
+    adminOf(request, tokens);
+    const body = request.body;
+    const terms = {
+      sku: body.sku,
+      stock: body.stock,
+      perUserLimit: body.perUserLimit,
+      startsAt: instant(body.startsAt, "startsAt"),
+      endsAt: instant(body.endsAt, "endsAt"),
+    };
+    if (Date.parse(terms.endsAt) <= Date.parse(terms.startsAt)) throw new AppError("invalid_sale_window");
+    if (!(await clients.catalog.productBySku({ sku: terms.sku }))) {
+      throw new AppError("unknown_sku", `No product has SKU "${terms.sku}".`);
+    }
+    // Inventory first: it owns the stock and refuses a second sale for the SKU atomically.
+    const levels = await clients.inventory.defineStock(terms);
+    const sale = await store.insert(terms);
+    return reply.status(201).send({ ...sale, levels });
+  });
+
+  app.get<{ Params: { sku: string } }>(
+    "/admin/sales/:sku",
+    { schema: { params: { type: "object", properties: { sku: { type: "string", maxLength: 64 } } } } },
+    async (request) => {
+      adminOf(request, tokens);
+      const sale = await store.bySku(request.params.sku);
+      if (!sale) throw new AppError("sale_not_found");
+      const levels = await clients.inventory.levels({ sku: sale.sku });
+      return { ...sale, levels };
+    },
+  );
+}
