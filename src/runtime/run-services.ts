@@ -5,11 +5,16 @@ import { runMigrations } from "../platform/db/migrations.js";
 import { AppError } from "../platform/errors/catalogue.js";
 import { createHttpServer } from "../platform/http/server.js";
 import { internalPath, type Operations } from "../platform/http/service-client.js";
+import { registerTelemetryRoutes } from "../platform/http/telemetry-routes.js";
 import type { Logger } from "../platform/observability/logger.js";
+import { TelemetrySampler } from "../platform/observability/telemetry.js";
 import type { RunningService } from "../services/service-module.js";
 import { openPlatform, type Platform } from "./platform.js";
 import { createServiceClients } from "./service-clients.js";
 import { SERVICE_MODULES } from "./service-registry.js";
+
+/** How often the dashboard and bench figures are sampled. */
+const TELEMETRY_INTERVAL_MS = 500;
 
 export interface RunningProcess {
   readonly platform: Platform;
@@ -49,6 +54,8 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
     bodyLimitBytes: config.bodyLimitBytes,
     isReady: () => ready,
   });
+  const sampler = new TelemetrySampler(platform.metrics, TELEMETRY_INTERVAL_MS);
+  registerTelemetryRoutes(app, sampler, TELEMETRY_INTERVAL_MS);
   const apis = new Map<ServiceName, Operations>();
   const { clients, close: closeClients } = createServiceClients(config, platform.tokens, apis);
   const started: { name: ServiceName; service: RunningService }[] = [];
@@ -70,6 +77,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
     await platform.close();
     throw error;
   }
+  sampler.start();
   ready = true;
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -79,6 +87,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   const close = () => {
     closing ??= (async () => {
       ready = false;
+      sampler.stop();
       const deadline = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, "graceful shutdown timed out; exiting");
         process.exit(1);

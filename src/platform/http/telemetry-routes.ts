@@ -1,0 +1,51 @@
+import type { FastifyInstance } from "fastify";
+import type { TelemetrySampler } from "../observability/telemetry.js";
+
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * The live figures behind the dashboard and the bench report:
+ * - `GET /dashboard/series?since=<epoch ms>`: the samples taken after `since` (JSON);
+ * - `GET /dashboard/events`: Server-Sent Events, one `sample` event per sampling interval.
+ */
+export function registerTelemetryRoutes(
+  app: FastifyInstance,
+  sampler: TelemetrySampler,
+  intervalMs: number,
+): void {
+  app.get<{ Querystring: { since: number } }>(
+    "/dashboard/series",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { since: { type: "integer", minimum: 0, default: 0 } },
+        },
+      },
+    },
+    async (request) => ({ intervalMs, samples: sampler.since(request.query.since) }),
+  );
+
+  app.get("/dashboard/events", (request, reply) => {
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    out.write(`retry: 2000\n\n`);
+    const unsubscribe = sampler.subscribe((sample) => {
+      out.write(`event: sample\ndata: ${JSON.stringify(sample)}\n\n`);
+    });
+    const heartbeat = setInterval(() => out.write(": heartbeat\n\n"), HEARTBEAT_MS);
+    const end = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    request.raw.once("close", end);
+    out.once("close", end);
+  });
+}
