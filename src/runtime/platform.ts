@@ -5,6 +5,7 @@ import { TokenService } from "../platform/auth/tokens.js";
 import type { Cache } from "../platform/cache/cache.js";
 import { MemoryCache } from "../platform/cache/memory-cache.js";
 import type { Config } from "../platform/config/load-config.js";
+import { SERVICE_NAMES } from "../platform/config/settings.js";
 import type { Database } from "../platform/db/database.js";
 import { openPgDatabase } from "../platform/db/pg-database.js";
 import { openPgliteDatabase } from "../platform/db/pglite-database.js";
@@ -32,6 +33,17 @@ export function dataDirOf(config: Config): string {
   return resolve(config.dataDir);
 }
 
+/**
+ * Where this process keeps its embedded stores (queue log, PGlite shards). A process hosting every
+ * service uses the data dir itself; one hosting fewer uses `services/<names>` inside it, so that
+ * `floodgate service <name>` processes can share one data dir (and its generated auth secret,
+ * which stays at the top so every process verifies the same tokens) without sharing stores.
+ */
+export function storeDirOf(config: Config): string {
+  const all = SERVICE_NAMES.every((name) => config.services.includes(name));
+  return all ? dataDirOf(config) : join(dataDirOf(config), "services", [...config.services].sort().join("+"));
+}
+
 export function tokenServiceFor(config: Config): TokenService {
   return new TokenService(config.authSecret ?? loadOrCreateSecret(dataDirOf(config)));
 }
@@ -42,7 +54,7 @@ export async function openDatabases(config: Config, logger: Logger): Promise<Dat
       config.databaseUrls.map((url, index) => openPgDatabase({ url, name: `shard-${index}` })),
     );
   }
-  const root = join(dataDirOf(config), "pglite");
+  const root = join(storeDirOf(config), "pglite");
   mkdirSync(root, { recursive: true });
   logger.info({ shards: config.embeddedShards, dir: root }, "opening embedded PGlite shards");
   // One at a time: each PGlite start is CPU-heavy, and in parallel they only slow each other.
@@ -56,12 +68,12 @@ export async function openDatabases(config: Config, logger: Logger): Promise<Dat
 }
 
 export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
-  const dataDir = dataDirOf(config);
-  mkdirSync(dataDir, { recursive: true });
+  const storeDir = storeDirOf(config);
+  mkdirSync(storeDir, { recursive: true });
   const metrics = new Metrics();
   // The stream first: it takes the data dir's lock, so a second process on the same dir stops
   // here with a clear message before it touches any database file.
-  const stream = await openEmbeddedStream(join(dataDir, "queue"), {
+  const stream = await openEmbeddedStream(join(storeDir, "queue"), {
     onWarning: (message: string) => logger.warn({ component: "queue" }, message),
   });
   let databases: Database[];
