@@ -2,8 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadOrCreateSecret } from "../platform/auth/secret-file.js";
 import { TokenService } from "../platform/auth/tokens.js";
-import type { Cache } from "../platform/cache/cache.js";
-import { MemoryCache } from "../platform/cache/memory-cache.js";
+import type { Caching } from "../platform/cache/caching.js";
 import type { Config } from "../platform/config/load-config.js";
 import { SERVICE_NAMES } from "../platform/config/settings.js";
 import type { Database } from "../platform/db/database.js";
@@ -15,6 +14,7 @@ import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
 import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.js";
 import type { Stream } from "../platform/queue/stream.js";
+import { openCaching } from "./caching.js";
 
 /** The ports of one process, with the adapters config chose. Only the runtime builds this. */
 export interface Platform {
@@ -23,7 +23,7 @@ export interface Platform {
   readonly metrics: Metrics;
   readonly databases: ShardRouter;
   readonly stream: Stream;
-  readonly cache: Cache;
+  readonly caching: Caching;
   readonly ids: SnowflakeGenerator;
   readonly tokens: TokenService;
   close(): Promise<void>;
@@ -83,19 +83,26 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
     await stream.close();
     throw error;
   }
-  const cache = new MemoryCache();
+  let caching: Caching;
+  try {
+    caching = await openCaching(config, metrics, logger);
+  } catch (error) {
+    await stream.close();
+    await Promise.all(databases.map((db) => db.close()));
+    throw error;
+  }
   return {
     config,
     logger,
     metrics,
     databases: createShardRouter(databases),
     stream,
-    cache,
+    caching,
     ids: new SnowflakeGenerator(config.workerId),
     tokens: tokenServiceFor(config),
     async close() {
       await stream.close();
-      await cache.close();
+      await caching.close();
       await Promise.all(databases.map((db) => db.close()));
     },
   };

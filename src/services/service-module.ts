@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TokenService } from "../platform/auth/tokens.js";
-import type { Cache } from "../platform/cache/cache.js";
+import type { Caching } from "../platform/cache/caching.js";
 import type { Config } from "../platform/config/load-config.js";
 import type { ServiceName } from "../platform/config/settings.js";
 import type { ShardRouter } from "../platform/db/shard-router.js";
@@ -26,7 +26,7 @@ export interface ServiceContext {
   readonly metrics: Metrics;
   readonly databases: ShardRouter;
   readonly stream: Stream;
-  readonly cache: Cache;
+  readonly caching: Caching;
   readonly ids: SnowflakeGenerator;
   readonly tokens: TokenService;
   readonly clients: ServiceClients;

@@ -5,8 +5,16 @@ import type { Cache } from "./cache.js";
 export class MemoryCache implements Cache {
   private readonly entries: LRUCache<string, string>;
 
-  constructor(options: { maxEntries?: number } = {}) {
-    this.entries = new LRUCache<string, string>({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
+  constructor(options: { maxEntries?: number; onEvict?: () => void } = {}) {
+    const onEvict = options.onEvict;
+    this.entries = new LRUCache<string, string>({
+      max: options.maxEntries ?? 100_000,
+      ttlAutopurge: false,
+      // Only evictions for space are reported: expiry and deletes are the cache working as meant.
+      ...(onEvict
+        ? { dispose: (_value: string, _key: string, reason: string) => reason === "evict" && onEvict() }
+        : {}),
+    });
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -45,6 +45,11 @@ export const SETTINGS = {
     type: { kind: "url", schemes: ["memory"] },
     doc: "Cache adapter. Unset or memory://: in-process LRU. (Redis and Memcached adapters arrive with the distributed-cache work.)",
   },
+  cacheWarmTop: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "1000",
+    doc: "Products loaded into the cache at start (most recently updated first); 0 skips the warm-up.",
+  },
   queueUrl: {
     type: { kind: "url", schemes: ["embedded"] },
     doc: "Queue adapter. Unset or embedded://: the durable log on local disk in the data dir.",

@@ -9,7 +9,7 @@ export interface TelemetrySample {
   readonly rejectedPerSecond: number;
   readonly queueDepth: number;
   readonly dbWritesPerSecond: number;
-  /** Hits / lookups over the interval; null when there were no lookups. */
+  /** Hits at either level / lookups over the interval; null when there were no lookups. */
   readonly cacheHitRatio: number | null;
   readonly eventLoopLagMs: number;
   /** Stock units per SKU in an active sale: available / reserved / sold. */
@@ -99,9 +99,9 @@ export class TelemetrySampler {
     sum(intake, "accepted", (l) => l.outcome === "accepted" || l.outcome === "replayed");
     sum(intake, "rejected", (l) => l.outcome !== "accepted" && l.outcome !== "replayed");
     sum(await this.values("orders_stored_total"), "stored");
-    const lookups = await this.values("catalog_product_lookups_total");
+    const lookups = await this.values("cache_lookups_total");
     sum(lookups, "hits", (l) => l.outcome === "hit");
-    sum(lookups, "lookups");
+    sum(lookups, "lookups", (l) => l.level === "l1");
 
     const orders: Record<string, number> = {};
     for (const v of intake) orders[String(v.labels.outcome)] = v.value;

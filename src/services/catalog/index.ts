@@ -5,6 +5,10 @@ import { ProductReader } from "./product-reader.js";
 import { ProductStore } from "./product-store.js";
 import { registerCatalogRoutes } from "./routes.js";
 
+/** The id filter is sized for this many products at first, and rebuilt twice as big when full. */
+const EXPECTED_PRODUCTS = 100_000;
+const BLOOM_FALSE_POSITIVE_RATE = 0.01;
+
 export const catalogService: ServiceModule<CatalogApi> = {
   name: "catalog",
   migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
@@ -12,7 +16,15 @@ export const catalogService: ServiceModule<CatalogApi> = {
   operations: CATALOG_OPERATIONS,
   async start(context) {
     const store = new ProductStore(context.databases.primary);
-    const reader = new ProductReader(store, context.cache, context.metrics);
+    const reader = new ProductReader(
+      store,
+      context.caching.readThrough("catalog"),
+      context.caching.membershipFilter("catalog-product-ids", BLOOM_FALSE_POSITIVE_RATE),
+      EXPECTED_PRODUCTS,
+    );
+    await reader.prepareFilter();
+    if (context.config.cacheWarmTop > 0)
+      await reader.warm(await store.recentlyUpdated(context.config.cacheWarmTop));
     const api: CatalogApi = {
       productBySku: async ({ sku }) => (await reader.bySku(sku)) ?? null,
       productById: async ({ id }) => (await reader.byId(id)) ?? null,

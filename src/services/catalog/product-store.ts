@@ -82,6 +82,28 @@ export class ProductStore {
     return rows.map(toProduct);
   }
 
+  async allIds(): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>("SELECT id::text AS id FROM catalog.products");
+    return rows.map((row) => row.id);
+  }
+
+  async idsCreatedSince(since: string): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      "SELECT id::text AS id FROM catalog.products WHERE created_at >= $1",
+      [since],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** The most recently changed products: what a warm-up loads first. */
+  async recentlyUpdated(limit: number): Promise<Product[]> {
+    const rows = await this.db.query<ProductRow>(
+      `SELECT ${COLUMNS} FROM catalog.products ORDER BY updated_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toProduct);
+  }
+
   async count(): Promise<number> {
     const rows = await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM catalog.products");
     return rows[0]?.n ?? 0;

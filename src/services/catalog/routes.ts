@@ -43,6 +43,13 @@ export interface CatalogRouteDeps {
   readonly tokens: TokenService;
 }
 
+const WARM_BODY = {
+  type: "object",
+  additionalProperties: false,
+  properties: { top: { type: "integer", minimum: 1, maximum: 1_000_000, default: 1000 } },
+} as const;
+const WARM_CHUNK = 100;
+
 export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRouteDeps): void {
   const { store, reader, ids, tokens } = deps;
 
@@ -73,11 +80,34 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRouteDe
     { schema: { body: CREATE_BODY } },
     async (request, reply) => {
       adminOf(request, tokens);
-      const product = await store.insert(ids.next(0), request.body);
+      const id = ids.next(0);
+      // Into the id filter before the row exists: the filter may say "maybe" for an id that
+      // never commits, but must never say "no" for one that does.
+      await reader.admitNew(id);
+      const product = await store.insert(id, request.body);
       if (!product)
         throw new AppError("sku_taken", `A product with SKU "${request.body.sku}" already exists.`);
       await reader.invalidate(product);
       return reply.status(201).send(product);
+    },
+  );
+
+  // Streams progress as one JSON line per chunk, so `floodgate cache warm` can show it.
+  app.post<{ Body: { top: number } }>(
+    "/admin/cache/warm",
+    { schema: { body: WARM_BODY } },
+    async (request, reply) => {
+      adminOf(request, tokens);
+      const products = await store.recentlyUpdated(request.body.top);
+      reply.raw.writeHead(200, { "content-type": "application/x-ndjson" });
+      for (let done = 0; done < products.length; done += WARM_CHUNK) {
+        await reader.warm(products.slice(done, done + WARM_CHUNK));
+        reply.raw.write(
+          `${JSON.stringify({ warmed: Math.min(done + WARM_CHUNK, products.length), total: products.length })}\n`,
+        );
+      }
+      reply.raw.end(`${JSON.stringify({ done: true, total: products.length })}\n`);
+      return reply;
     },
   );
 

@@ -1,0 +1,49 @@
+import { type BloomShape, bitPositions, bloomShape } from "./bloom-math.js";
+import type { MembershipFilter } from "./membership-filter.js";
+
+/**
+ * The embedded filter: a bit array in this process. Like the Redis one, it is empty and unsized
+ * until the first rebuild, and until then it rules nothing out.
+ */
+export class MemoryBloomFilter implements MembershipFilter {
+  private shape: BloomShape | undefined;
+  private bits = new Uint8Array(0);
+  private count = 0;
+  private capacity = 0;
+
+  constructor(private readonly falsePositiveRate: number) {}
+
+  async mightContain(item: string): Promise<boolean> {
+    return this.test(item);
+  }
+
+  /** Synchronous test, for callers on a hot path in the same process. */
+  test(item: string): boolean {
+    if (!this.shape) return true;
+    for (const position of bitPositions(item, this.shape)) {
+      if ((this.bits[position >> 3]! & (1 << (position & 7))) === 0) return false;
+    }
+    return true;
+  }
+
+  async add(items: readonly string[]): Promise<void> {
+    const shape = this.shape;
+    if (!shape) return; // not built yet: the first rebuild will include these items
+    for (const item of items) {
+      for (const position of bitPositions(item, shape)) this.bits[position >> 3]! |= 1 << (position & 7);
+    }
+    this.count += items.length;
+  }
+
+  async rebuild(items: readonly string[], expectedItems: number): Promise<void> {
+    this.capacity = Math.max(1, expectedItems);
+    this.shape = bloomShape(this.capacity, this.falsePositiveRate);
+    this.bits = new Uint8Array(Math.ceil(this.shape.bits / 8));
+    this.count = 0;
+    await this.add(items);
+  }
+
+  async fill(): Promise<{ count: number; capacity: number }> {
+    return { count: this.count, capacity: this.capacity };
+  }
+}

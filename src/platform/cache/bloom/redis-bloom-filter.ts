@@ -1,0 +1,94 @@
+import { fileURLToPath } from "node:url";
+import { LuaScript, type RedisClient } from "../../redis/lua-script.js";
+import { type BloomShape, bitPositions, bloomShape } from "./bloom-math.js";
+import type { MembershipFilter } from "./membership-filter.js";
+
+const checkScript = new LuaScript(fileURLToPath(new URL("./bloom-check-2.lua", import.meta.url)));
+const addScript = new LuaScript(fileURLToPath(new URL("./bloom-add-2.lua", import.meta.url)));
+const STALE_SHAPE = -1;
+
+/**
+ * A Bloom filter shared by every process: a Redis bitmap plus a meta hash with its shape. Both
+ * keys share a hash tag, so on Redis Cluster they live on one slot (the scripts and the RENAME of
+ * a rebuild touch both). Processes cache the shape; the scripts refuse a stale one (after another
+ * process rebuilt the filter bigger) and the caller re-reads it, so a resize never produces a
+ * false "absent".
+ */
+export class RedisBloomFilter implements MembershipFilter {
+  private readonly bitsKey: string;
+  private readonly metaKey: string;
+  private shape: BloomShape | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    name: string,
+    private readonly falsePositiveRate: number,
+  ) {
+    this.bitsKey = `{bloom:${name}}:bits`;
+    this.metaKey = `{bloom:${name}}:meta`;
+  }
+
+  async mightContain(item: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const shape = await this.currentShape();
+      if (!shape) return true; // never built: we cannot rule anything out
+      const result = await checkScript.run(
+        this.redis,
+        [this.bitsKey, this.metaKey],
+        [shape.bits, ...bitPositions(item, shape)],
+      );
+      if (result !== STALE_SHAPE) return result === 1;
+      this.shape = undefined;
+    }
+    return true;
+  }
+
+  async add(items: readonly string[]): Promise<void> {
+    if (items.length === 0) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const shape = await this.currentShape();
+      if (!shape) return; // not built yet: the first rebuild will include these items
+      const positions = items.flatMap((item) => bitPositions(item, shape));
+      const result = await addScript.run(
+        this.redis,
+        [this.bitsKey, this.metaKey],
+        [shape.bits, items.length, ...positions],
+      );
+      if (result !== STALE_SHAPE) return;
+      this.shape = undefined;
+    }
+    throw new Error("the Bloom filter kept changing shape while adding");
+  }
+
+  async rebuild(items: readonly string[], expectedItems: number): Promise<void> {
+    const capacity = Math.max(1, expectedItems);
+    const shape = bloomShape(capacity, this.falsePositiveRate);
+    // Built here and written in one SET: Redis bitmaps number bits from the most significant bit
+    // of the first byte.
+    const bitmap = Buffer.alloc(Math.ceil(shape.bits / 8));
+    for (const item of items) {
+      for (const position of bitPositions(item, shape)) bitmap[position >> 3]! |= 0x80 >> (position & 7);
+    }
+    const staging = `${this.bitsKey}:next`;
+    await this.redis.set(staging, bitmap);
+    await this.redis
+      .multi()
+      .rename(staging, this.bitsKey)
+      .hset(this.metaKey, { bits: shape.bits, hashes: shape.hashes, count: items.length, capacity })
+      .exec();
+    this.shape = shape;
+  }
+
+  async fill(): Promise<{ count: number; capacity: number }> {
+    const meta = await this.redis.hgetall(this.metaKey);
+    return { count: Number(meta.count ?? 0), capacity: Number(meta.capacity ?? 0) };
+  }
+
+  private async currentShape(): Promise<BloomShape | undefined> {
+    if (this.shape) return this.shape;
+    const meta = await this.redis.hmget(this.metaKey, "bits", "hashes");
+    if (!meta[0] || !meta[1]) return undefined;
+    this.shape = { bits: Number(meta[0]), hashes: Number(meta[1]) };
+    return this.shape;
+  }
+}
