@@ -6,6 +6,7 @@ import { createLogger } from "../platform/observability/logger.js";
 import { DEMO_SALE_SKU, seedDemo } from "../runtime/demo-seed.js";
 import { openPlatform, tokenServiceFor } from "../runtime/platform.js";
 import { migrateServices, type RunningProcess, runServices } from "../runtime/run-services.js";
+import { registerCacheCommand } from "./cache-command.js";
 import { renderConfigurationDoc, renderErrorsDoc } from "./reference-docs.js";
 
 const program = new Command()
@@ -91,6 +92,9 @@ program
       else process.stdout.write(`${text}\n`);
     }
   });
+
+
+registerCacheCommand(program);
 
 function handleSignals(running: RunningProcess): void {
   let signalled = false;

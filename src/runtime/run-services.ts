@@ -3,6 +3,7 @@ import type { Config } from "../platform/config/load-config.js";
 import type { ServiceName } from "../platform/config/settings.js";
 import { runMigrations } from "../platform/db/migrations.js";
 import { AppError } from "../platform/errors/catalogue.js";
+import { registerDashboardRoutes } from "../platform/http/dashboard-routes.js";
 import { createHttpServer } from "../platform/http/server.js";
 import { internalPath, type Operations } from "../platform/http/service-client.js";
 import { registerTelemetryRoutes } from "../platform/http/telemetry-routes.js";
@@ -56,6 +57,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   });
   const sampler = new TelemetrySampler(platform.metrics, TELEMETRY_INTERVAL_MS);
   registerTelemetryRoutes(app, sampler, TELEMETRY_INTERVAL_MS);
+  registerDashboardRoutes(app);
   const apis = new Map<ServiceName, Operations>();
   const { clients, close: closeClients } = createServiceClients(config, platform.tokens, apis);
   const started: { name: ServiceName; service: RunningService }[] = [];

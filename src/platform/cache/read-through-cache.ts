@@ -39,6 +39,8 @@ export interface ReadThroughOptions {
   readonly breakerFailures?: number;
   readonly breakerOpenMs?: number;
   readonly onError?: (error: unknown) => void;
+  /** False turns caching off: every read goes to the source (a baseline for benchmarks). */
+  readonly enabled?: boolean;
 }
 
 export interface ReadOptions {
@@ -134,6 +136,10 @@ export class ReadThroughCache {
     options: ReadOptions,
   ): Promise<string | undefined> {
     const name = this.options.name;
+    if (this.options.enabled === false) {
+      this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
+      return this.loadLimited(load);
+    }
     const writtenUntil = this.recentlyWritten.get(key);
     if (writtenUntil !== undefined) {
       if (writtenUntil > Date.now()) {
@@ -148,7 +154,7 @@ export class ReadThroughCache {
       return local === MISSING ? undefined : local;
     }
     this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "miss" });
-    if (options.admit && !(await options.admit(key))) {
+    if (options.admit && !(await this.admitted(key, options.admit))) {
       this.metrics.rejected.inc({ cache: name });
       return undefined;
     }
@@ -225,6 +231,16 @@ export class ReadThroughCache {
       return value;
     } finally {
       if (token && token !== "unlocked") await this.options.lock.release(key, token).catch(() => {});
+    }
+  }
+
+  /** A filter that cannot answer (its server is down) admits: slower, never a wrong "absent". */
+  private async admitted(key: string, admit: (key: string) => Promise<boolean>): Promise<boolean> {
+    try {
+      return await admit(key);
+    } catch (error) {
+      this.options.onError?.(error);
+      return true;
     }
   }
 

@@ -10,6 +10,7 @@ export interface Config {
   readonly databaseUrls: readonly string[] | undefined;
   readonly embeddedShards: number;
   readonly cacheUrl: string | undefined;
+  readonly cachePrefix: string;
   readonly cacheWarmTop: number;
   readonly queueUrl: string | undefined;
   readonly services: readonly ServiceName[];
@@ -97,6 +98,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     databaseUrls: value("databaseUrls") as string[] | undefined,
     embeddedShards: value("embeddedShards") as number,
     cacheUrl: value("cacheUrl") as string | undefined,
+    cachePrefix: value("cachePrefix") as string,
     cacheWarmTop: value("cacheWarmTop") as number,
     queueUrl: value("queueUrl") as string | undefined,
     services: value("services") as ServiceName[],

@@ -42,8 +42,13 @@ export const SETTINGS = {
     doc: "Physical PGlite shards in embedded mode (ignored when FLOODGATE_DATABASE_URLS is set).",
   },
   cacheUrl: {
-    type: { kind: "url", schemes: ["memory"] },
-    doc: "Cache adapter. Unset or memory://: in-process LRU. (Redis and Memcached adapters arrive with the distributed-cache work.)",
+    type: { kind: "url", schemes: ["memory", "redis", "redis-cluster", "memcached", "none"] },
+    doc: "Shared cache (L2) behind the in-process one: redis://h:p, redis-cluster://h:p,h:p,… or memcached://h:p[,h:p]. Unset or memory://: in-process only. none://: caching off (a benchmark baseline).",
+  },
+  cachePrefix: {
+    type: { kind: "string" },
+    default: "floodgate:",
+    doc: "Prefix of every key and channel Floodgate uses on the shared cache, so deployments can share a server.",
   },
   cacheWarmTop: {
     type: { kind: "int", min: 0, max: 1_000_000 },

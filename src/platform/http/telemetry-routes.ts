@@ -27,6 +27,13 @@ export function registerTelemetryRoutes(
     async (request) => ({ intervalMs, samples: sampler.since(request.query.since) }),
   );
 
+  // Event streams never finish by themselves, so a graceful close would wait for them until its
+  // timeout: end them when the server starts closing.
+  const open = new Set<() => void>();
+  app.addHook("preClose", async () => {
+    for (const end of open) end();
+  });
+
   app.get("/dashboard/events", (request, reply) => {
     reply.hijack();
     const out = reply.raw;
@@ -42,9 +49,12 @@ export function registerTelemetryRoutes(
     });
     const heartbeat = setInterval(() => out.write(": heartbeat\n\n"), HEARTBEAT_MS);
     const end = () => {
+      if (!open.delete(end)) return;
       clearInterval(heartbeat);
       unsubscribe();
+      out.end();
     };
+    open.add(end);
     request.raw.once("close", end);
     out.once("close", end);
   });

@@ -8,6 +8,7 @@ import { registerCatalogRoutes } from "./routes.js";
 /** The id filter is sized for this many products at first, and rebuilt twice as big when full. */
 const EXPECTED_PRODUCTS = 100_000;
 const BLOOM_FALSE_POSITIVE_RATE = 0.01;
+const FILTER_CHECK_INTERVAL_MS = 30_000;
 
 export const catalogService: ServiceModule<CatalogApi> = {
   name: "catalog",
@@ -15,6 +16,7 @@ export const catalogService: ServiceModule<CatalogApi> = {
   sharded: false,
   operations: CATALOG_OPERATIONS,
   async start(context) {
+    const logger = context.logger.child({ service: "catalog" });
     const store = new ProductStore(context.databases.primary);
     const reader = new ProductReader(
       store,
@@ -23,6 +25,11 @@ export const catalogService: ServiceModule<CatalogApi> = {
       EXPECTED_PRODUCTS,
     );
     await reader.prepareFilter();
+    // A shared filter can vanish (a Redis restart); rebuild it rather than admit everything forever.
+    const filterCheck = setInterval(() => {
+      reader.prepareFilter().catch((error: unknown) => logger.warn({ err: error }, "id filter check failed"));
+    }, FILTER_CHECK_INTERVAL_MS);
+    filterCheck.unref();
     if (context.config.cacheWarmTop > 0)
       await reader.warm(await store.recentlyUpdated(context.config.cacheWarmTop));
     const api: CatalogApi = {
@@ -33,7 +40,7 @@ export const catalogService: ServiceModule<CatalogApi> = {
       api,
       routes: (app) =>
         registerCatalogRoutes(app, { store, reader, ids: context.ids, tokens: context.tokens }),
-      stop: async () => {},
+      stop: async () => clearInterval(filterCheck),
     };
   },
 };

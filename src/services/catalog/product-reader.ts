@@ -1,5 +1,6 @@
 import type { MembershipFilter } from "../../platform/cache/bloom/membership-filter.js";
 import type { ReadThroughCache } from "../../platform/cache/read-through-cache.js";
+import { AppError } from "../../platform/errors/catalogue.js";
 import type { Product } from "./api.js";
 import type { ProductStore } from "./product-store.js";
 
@@ -36,9 +37,18 @@ export class ProductReader {
 
   /** Called before a new product is inserted: a filter may say "maybe", never "no", for it. */
   async admitNew(id: string): Promise<void> {
-    await this.ids.add([id]);
-    const { count, capacity } = await this.ids.fill();
-    if (count > capacity) await this.prepareFilter();
+    try {
+      await this.ids.add([id]);
+      const { count, capacity } = await this.ids.fill();
+      if (capacity === 0 || count > capacity) await this.prepareFilter();
+    } catch (error) {
+      // Creating the product without its id in the filter would hide it behind a false "absent".
+      throw new AppError(
+        "unavailable",
+        `The product id filter cannot be updated now (${(error as Error).message}).`,
+        1,
+      );
+    }
   }
 
   /** The product as JSON text, or undefined when there is none. */

@@ -42,6 +42,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { FLOODGATE_SERVICES: "orders,billing" } })).toThrow(/unknown: billing/);
   });
 
+  it("accepts multi-host cache URLs and never echoes a password", () => {
+    const config = loadConfig({
+      env: { FLOODGATE_CACHE_URL: "redis-cluster://127.0.0.1:7000,127.0.0.1:7001" },
+    });
+    expect(config.cacheUrl).toBe("redis-cluster://127.0.0.1:7000,127.0.0.1:7001");
+    expect(() => loadConfig({ env: { FLOODGATE_CACHE_URL: "mysql://root:hunter2@db/x" } })).toThrow(
+      /not supported/,
+    );
+    expect(() => loadConfig({ env: { FLOODGATE_DATABASE_URLS: "root:hunter2@db" } })).toThrow(ConfigError);
+    try {
+      loadConfig({ env: { FLOODGATE_CACHE_URL: "redis//root:hunter2@db" } });
+    } catch (error) {
+      expect((error as Error).message).not.toContain("hunter2");
+    }
+  });
+
   it("stops on an unknown FLOODGATE_ variable (a typo must not fall back to a default)", () => {
     expect(() => loadConfig({ env: { FLOODGATE_PROT: "1" } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { FLOODGATE_PROT: "1" } })).toThrow(

@@ -35,7 +35,12 @@ describe("product reads: penetration and stampede", () => {
     await runMigrations(database, "catalog", catalogService.migrationsDir);
     const store = new ProductStore(database);
     for (let i = 0; i < 500; i++) {
-      const product = await store.insert(ids.next(0), { sku: `P-${i}`, name: `P ${i}`, priceCents: i, currency: "EUR" });
+      const product = await store.insert(ids.next(0), {
+        sku: `P-${i}`,
+        name: `P ${i}`,
+        priceCents: i,
+        currency: "EUR",
+      });
       existing.push(product!.id);
     }
   });

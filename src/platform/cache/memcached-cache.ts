@@ -1,0 +1,206 @@
+import { createHash } from "node:crypto";
+import memjs from "memjs";
+import type { Cache } from "./cache.js";
+import {
+  ConnectionErrorReporter,
+  parseCacheUrl,
+  type RemoteCacheOptions,
+  resolveRemoteCacheOptions,
+  type ServerAddress,
+  wholeTtlMs,
+  withDeadline,
+} from "./remote-cache.js";
+
+const MEMCACHED_PORT = 11_211;
+/** Memcached's limit on key length, in bytes. */
+const MAX_KEY_BYTES = 250;
+/** Memcached reads an expiry above 30 days as a Unix time, not as seconds from now. */
+const MAX_RELATIVE_EXPIRY_SECONDS = 60 * 60 * 24 * 30;
+const HASHED_KEY_PREFIX = "sha1:";
+
+/**
+ * The key sent to Memcached. Keys longer than 250 bytes, or with a space, a control character or
+ * DEL, are replaced by `sha1:<hex SHA-1 of the key>` (45 bytes): Memcached rejects the first, and
+ * the second break the text protocol that operators' tools (memcached-tool, mcrouter, telnet) use,
+ * even though the binary protocol this adapter speaks would carry them. A key that itself starts
+ * with `sha1:` is hashed too, so no stored key can stand for two cache keys.
+ */
+export function memcachedKey(key: string): string {
+  const usableAsIs =
+    Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for.
+    !/[\u0000-\u0020\u007f]/.test(key) &&
+    !key.startsWith(HASHED_KEY_PREFIX);
+  return usableAsIs ? key : HASHED_KEY_PREFIX + createHash("sha1").update(key, "utf8").digest("hex");
+}
+
+/**
+ * Memcached's expiry for a TTL in ms: whole seconds, rounded up. Memcached's clock ticks once a
+ * second, so an entry lives between its TTL minus one second and its TTL (a 2 s entry, 1 to 2 s).
+ * Past 30 days Memcached wants an absolute Unix time, which assumes client and server clocks agree.
+ */
+export function memcachedExpiry(ttlMs: number, nowMs = Date.now()): number {
+  const seconds = Math.ceil(wholeTtlMs(ttlMs) / 1000);
+  return seconds <= MAX_RELATIVE_EXPIRY_SECONDS ? seconds : Math.floor(nowMs / 1000) + seconds;
+}
+
+/**
+ * Memcached behind the Cache port, for `memcached://[user:password@]host[:port][,host[:port]…]`
+ * (SASL when a user and password are given), over memjs and its binary protocol. Values are
+ * stored as UTF-8 bytes and read back as strings.
+ *
+ * Keys are spread over the servers by memjs's hash modulo the server count, so adding a server
+ * moves most keys (a burst of misses, nothing wrong). A server that is down is not skipped
+ * (memjs `failover` off): its share of the keys fails fast until it is back, rather than moving
+ * to another server where it would outlive an invalidation sent while the first was away.
+ *
+ * Fail fast: one attempt per call (`retries: 1`) and a deadline of `commandTimeoutMs` per call,
+ * enforced by the adapter because memjs can leave a request pending forever when a socket closes
+ * under it without an error (memjs's own request timeout is a backstop at twice that). A call
+ * that fails replaces its server's connection (see MemcachedCache.replaceAfterFailure), and the
+ * next call connects again: there is no reconnect loop to configure.
+ */
+export async function openMemcachedCache(
+  url: string,
+  options: RemoteCacheOptions = {},
+): Promise<MemcachedCache> {
+  const settings = resolveRemoteCacheOptions(options);
+  const parsed = parseCacheUrl(url, MEMCACHED_PORT);
+  if (parsed.scheme !== "memcached") throw new Error(`cache URL ${parsed.redacted}: expected memcached://`);
+  if (parsed.path !== "" && parsed.path !== "/") {
+    throw new Error(`cache URL ${parsed.redacted}: memcached:// takes no path`);
+  }
+  const reporter = new ConnectionErrorReporter("memcached", settings.onError);
+  const connectTo = (address: ServerAddress) =>
+    // Note: memjs falls back to the MEMCACHIER_/MEMCACHE_USERNAME and _PASSWORD environment
+    // variables when no user is given here.
+    new memjs.Server(address.host, address.port, parsed.username, parsed.password, {
+      // A backstop only: the adapter's own deadline (commandTimeoutMs) fires first, and then
+      // replaces the connection cleanly (see MemcachedCache.replaceAfterFailure).
+      timeout: (2 * settings.commandTimeoutMs) / 1000,
+      conntimeout: settings.connectTimeoutMs / 1000,
+      keepAlive: true,
+    });
+  // memjs reads this array on every call, so the cache can swap a failed server's object in place.
+  const servers = parsed.servers.map(connectTo);
+  const client = new memjs.Client<string, Buffer | null>(servers, {
+    retries: 1,
+    failover: false,
+    // memjs reports failures through this logger (console by default); they are connection
+    // errors for our purposes, and go where the caller wants them, throttled.
+    logger: {
+      log: (...parts: unknown[]) => {
+        const message = parts.map(String).join(" ");
+        reporter.report(/<([^>]+)>/.exec(message)?.[1] ?? "client", new Error(message));
+      },
+    },
+  });
+  try {
+    await withDeadline(allServersAnswer(client), settings.connectTimeoutMs, () => "STATS on every server");
+  } catch (error) {
+    client.close();
+    throw new Error(`cannot connect to the cache at ${parsed.redacted}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return new MemcachedCache(client, servers, parsed.servers, connectTo, settings.commandTimeoutMs);
+}
+
+/** memjs connects lazily; STATS goes to every server, so opening fails now when one is missing. */
+function allServersAnswer(client: memjs.Client<string, Buffer | null>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let waitingFor = client.servers.length;
+    client.stats((error, server) => {
+      if (error) {
+        reject(new Error(`${server}: ${error.message}`));
+        return;
+      }
+      waitingFor -= 1;
+      if (waitingFor === 0) resolve();
+    });
+  });
+}
+
+/** Build it with `openMemcachedCache`, which also explains the failure behaviour. */
+export class MemcachedCache implements Cache {
+  /** Calls not yet settled; `close` lets them finish (each is bounded by its deadline). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  /**
+   * @param servers the array the memjs client reads its servers from, mutated in place
+   * @param addresses where each of `servers` connects, by index
+   * @param connectTo makes a fresh memjs.Server for an address
+   */
+  constructor(
+    private readonly client: memjs.Client<string, Buffer | null>,
+    private readonly servers: memjs.Server[],
+    private readonly addresses: readonly ServerAddress[],
+    private readonly connectTo: (address: ServerAddress) => memjs.Server,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  async get(key: string): Promise<string | undefined> {
+    const storedKey = memcachedKey(key);
+    const { value } = await this.bounded("get", storedKey, () => this.client.get(storedKey));
+    return value === null ? undefined : value.toString("utf8");
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    const expires = memcachedExpiry(ttlMs);
+    const storedKey = memcachedKey(key);
+    await this.bounded("set", storedKey, () => this.client.set(storedKey, value, { expires }));
+  }
+
+  async delete(key: string): Promise<void> {
+    const storedKey = memcachedKey(key);
+    // Resolves false when the key was not there: deleting a missing key is not an error.
+    await this.bounded("delete", storedKey, () => this.client.delete(storedKey));
+  }
+
+  /** Lets calls in flight settle, then ends the sockets. Later calls reject. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      this.client.close();
+    })();
+    return this.closing;
+  }
+
+  private bounded<T>(operation: string, storedKey: string, call: () => Promise<T>): Promise<T> {
+    // Without this memjs would quietly open a new connection after close.
+    if (this.closing) return Promise.reject(new Error(`memcached cache ${operation}: the cache is closed`));
+    const server = this.client.server(storedKey);
+    const settled = withDeadline(call(), this.commandTimeoutMs, () => `memcached cache ${operation}`);
+    this.inFlight.add(settled);
+    settled.then(
+      () => this.inFlight.delete(settled),
+      (error: unknown) => {
+        this.inFlight.delete(settled);
+        if (server && !isServerReply(error)) this.replaceAfterFailure(server);
+      },
+    );
+    return settled;
+  }
+
+  /**
+   * Swaps a server whose call failed (timeout, refused, reset) for a fresh memjs.Server on the
+   * same address, and destroys the old one's socket. memjs keeps one response buffer per server,
+   * shared by its successive sockets: after a timeout it half-closes the old socket, whose late
+   * replies then land in that buffer and can corrupt the parsing of the new socket's replies, so
+   * a call made after the server recovered would hang (until the deadline). A fresh object has a
+   * clean buffer; the old one's late replies go nowhere. Only the first failure of an object swaps
+   * it; calls still in flight on it fail at once, as they would have on memjs's own timeout.
+   */
+  private replaceAfterFailure(failed: memjs.Server): void {
+    const index = this.servers.indexOf(failed);
+    if (index === -1 || this.closing) return;
+    this.servers[index] = this.connectTo(this.addresses[index]!);
+    failed.error(new Error("connection replaced after a failed call"));
+  }
+}
+
+/** memjs errors built from a server's reply (e.g. "MemJS SET: Value too large"): the connection is fine. */
+function isServerReply(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("MemJS ");
+}
