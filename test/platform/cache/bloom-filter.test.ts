@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bloomShape } from "../../../src/platform/cache/bloom/bloom-math.js";
-import { MemoryBloomFilter } from "../../../src/platform/cache/bloom/memory-bloom-filter.js";
 import type { MembershipFilter } from "../../../src/platform/cache/bloom/membership-filter.js";
+import { MemoryBloomFilter } from "../../../src/platform/cache/bloom/memory-bloom-filter.js";
 import { RedisBloomFilter } from "../../../src/platform/cache/bloom/redis-bloom-filter.js";
 import { serverAvailable, servers } from "../../support/infra.js";
 
@@ -77,13 +77,16 @@ describe("Redis Bloom filter", async () => {
     expect(await filter.fill()).toEqual({ count: MEMBERS.length, capacity: MEMBERS.length });
   });
 
-  it.skipIf(!up)("a process holding the old shape still answers right after another rebuilt it bigger", async () => {
-    const stale = new RedisBloomFilter(redis, name, TARGET_FP);
-    expect(await stale.mightContain(MEMBERS[0]!)).toBe(true); // caches the current shape
-    const rebuilder = new RedisBloomFilter(redis, name, TARGET_FP);
-    await rebuilder.rebuild([...MEMBERS, "new-member"], 50_000);
-    expect(await stale.mightContain("new-member")).toBe(true);
-    await stale.add(["added-by-stale"]);
-    expect(await rebuilder.mightContain("added-by-stale")).toBe(true);
-  });
+  it.skipIf(!up)(
+    "a process holding the old shape still answers right after another rebuilt it bigger",
+    async () => {
+      const stale = new RedisBloomFilter(redis, name, TARGET_FP);
+      expect(await stale.mightContain(MEMBERS[0]!)).toBe(true); // caches the current shape
+      const rebuilder = new RedisBloomFilter(redis, name, TARGET_FP);
+      await rebuilder.rebuild([...MEMBERS, "new-member"], 50_000);
+      expect(await stale.mightContain("new-member")).toBe(true);
+      await stale.add(["added-by-stale"]);
+      expect(await rebuilder.mightContain("added-by-stale")).toBe(true);
+    },
+  );
 });
