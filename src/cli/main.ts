@@ -93,7 +93,6 @@ program
     }
   });
 
-
 registerCacheCommand(program);
 
 function handleSignals(running: RunningProcess): void {
@@ -129,6 +128,7 @@ function printWelcome(running: RunningProcess, seeded: boolean): void {
     "Place an order:",
     `  curl -s -X POST ${url}/orders -H 'content-type: application/json' -H 'authorization: Bearer ${user}' -H 'idempotency-key: demo-1' -d '{"sku":"${DEMO_SALE_SKU}","quantity":1}'`,
     "",
+    `Dashboard: ${url}/dashboard`,
     `Browse: curl -s '${url}/products?limit=5'    Stock: curl -s ${url}/admin/sales/${DEMO_SALE_SKU} -H 'authorization: Bearer ${admin}'`,
     "More tokens: npx floodgate token --user <id> [--admin]    Stop: Ctrl-C",
     "",

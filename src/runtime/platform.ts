@@ -13,6 +13,8 @@ import { SnowflakeGenerator } from "../platform/ids/snowflake.js";
 import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
 import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.js";
+import { openJetStream } from "../platform/queue/nats/jetstream-stream.js";
+import { openRedisStreams } from "../platform/queue/redis-streams/redis-streams.js";
 import type { Stream } from "../platform/queue/stream.js";
 import { openCaching } from "./caching.js";
 
@@ -67,15 +69,32 @@ export async function openDatabases(config: Config, logger: Logger): Promise<Dat
   return databases;
 }
 
+/** The Stream adapter FLOODGATE_QUEUE_URL names: the embedded log, NATS JetStream or Redis Streams. */
+async function openStream(config: Config, storeDir: string, logger: Logger): Promise<Stream> {
+  const onWarning = (message: string) => logger.warn({ component: "queue" }, message);
+  const url = config.queueUrl;
+  const scheme = url ? url.slice(0, url.indexOf(":")).toLowerCase() : "embedded";
+  switch (scheme) {
+    case "nats":
+      return openJetStream(url!, {
+        onWarning,
+        streamPrefix: `${config.queuePrefix.toUpperCase().replaceAll("-", "_")}_`,
+        subjectPrefix: config.queuePrefix,
+      });
+    case "redis":
+      return openRedisStreams(url!, { onWarning, keyPrefix: `${config.queuePrefix}:stream:` });
+    default:
+      return openEmbeddedStream(join(storeDir, "queue"), { onWarning });
+  }
+}
+
 export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
   const storeDir = storeDirOf(config);
   mkdirSync(storeDir, { recursive: true });
   const metrics = new Metrics();
-  // The stream first: it takes the data dir's lock, so a second process on the same dir stops
-  // here with a clear message before it touches any database file.
-  const stream = await openEmbeddedStream(join(storeDir, "queue"), {
-    onWarning: (message: string) => logger.warn({ component: "queue" }, message),
-  });
+  // The stream first: when embedded it takes the data dir's lock, so a second process on the same
+  // dir stops here with a clear message before it touches any database file.
+  const stream = await openStream(config, storeDir, logger);
   let databases: Database[];
   try {
     databases = await openDatabases(config, logger);

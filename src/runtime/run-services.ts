@@ -122,11 +122,17 @@ function registerInternalRoutes(
   platform: Platform,
 ) {
   for (const [operation, handler] of Object.entries(api)) {
-    app.post(internalPath(service, operation), async (request) => {
-      if (!platform.tokens.authenticate(request.headers.authorization).service) {
-        throw new AppError("forbidden", "Internal routes need a service token.");
-      }
-      return { result: await handler(request.body) };
-    });
+    // Every operation takes one JSON object (or nothing): anything else is refused before the
+    // handler sees it, so a malformed internal call is a 400, not a TypeError.
+    app.post(
+      internalPath(service, operation),
+      { schema: { body: { type: ["object", "null"] } } },
+      async (request) => {
+        if (!platform.tokens.authenticate(request.headers.authorization).service) {
+          throw new AppError("forbidden", "Internal routes need a service token.");
+        }
+        return { result: await handler(request.body ?? undefined) };
+      },
+    );
   }
 }

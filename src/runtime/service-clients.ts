@@ -62,6 +62,9 @@ export function createServiceClients(
     get sales() {
       return lazily("sales");
     },
+    get orders() {
+      return lazily("orders");
+    },
   } as unknown as ServiceClients;
   return { clients, close: async () => void (await Promise.all(remote.map((client) => client.close()))) };
 }

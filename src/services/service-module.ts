@@ -10,6 +10,7 @@ import type { Metrics } from "../platform/observability/metrics.js";
 import type { Stream } from "../platform/queue/stream.js";
 import type { CatalogApi } from "./catalog/api.js";
 import type { InventoryApi } from "./inventory/api.js";
+import type { OrdersApi } from "./orders/api.js";
 import type { SalesApi } from "./sales/api.js";
 
 /** The clients a service may use to reach the others; transport (in-process or HTTP) is hidden. */
@@ -17,6 +18,7 @@ export interface ServiceClients {
   readonly catalog: CatalogApi;
   readonly inventory: InventoryApi;
   readonly sales: SalesApi;
+  readonly orders: OrdersApi;
 }
 
 /** What the runtime hands each service: ports, never adapters. */

@@ -7,6 +7,7 @@ import {
   circuitBreaker,
   handleAll,
 } from "cockatiel";
+import { AppError } from "../errors/catalogue.js";
 import type { Metrics } from "../observability/metrics.js";
 import { type Cache, jitteredTtl } from "./cache.js";
 import type { InvalidationBus } from "./invalidation-bus.js";
@@ -56,6 +57,9 @@ export interface ReadOptions {
 
 const MISSING = "\u0000missing";
 const LOCK_TTL_MS = 3000;
+const L2_DELETE_RETRY_MS = 500;
+/** Entries live at most their TTL (60 s for products) plus jitter: past that a delete is moot. */
+const L2_DELETE_RETRY_FOR_MS = 70_000;
 
 /**
  * Cache-aside reads through two levels, with the protections a flash sale needs:
@@ -73,6 +77,8 @@ const LOCK_TTL_MS = 3000;
 export class ReadThroughCache {
   private readonly l1: MemoryCache;
   private readonly flights = new SingleFlight<string>();
+  /** Loads for keys this process just wrote; separate so none joins a load begun before the write. */
+  private readonly freshFlights = new SingleFlight<string>();
   private readonly recentlyWritten = new Map<string, number>();
   private readonly l1TtlMs: number;
   private readonly doubleDeleteDelayMs: number;
@@ -144,7 +150,9 @@ export class ReadThroughCache {
     if (writtenUntil !== undefined) {
       if (writtenUntil > Date.now()) {
         this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
-        return this.loadLimited(load);
+        // Collapsed too, but only with loads started after the write (invalidate clears these).
+        const value = await this.freshFlights.run(key, async () => (await this.loadLimited(load)) ?? MISSING);
+        return value === MISSING ? undefined : value;
       }
       this.recentlyWritten.delete(key);
     }
@@ -172,6 +180,7 @@ export class ReadThroughCache {
     const until = Date.now() + this.doubleDeleteDelayMs;
     for (const key of keys) {
       this.recentlyWritten.set(key, until);
+      this.freshFlights.forget(key);
       await this.l1.delete(key);
     }
     await this.dropEverywhere(keys);
@@ -185,12 +194,23 @@ export class ReadThroughCache {
   private async dropEverywhere(keys: readonly string[]): Promise<void> {
     for (const key of keys) await this.l1.delete(key);
     const { l2, invalidation, onError } = this.options;
-    try {
-      if (l2) await Promise.all(keys.map((key) => this.breaker.execute(() => l2.delete(key))));
-    } catch (error) {
-      onError?.(error);
-    }
+    // Deletes do not go through the breaker: skipping one while the breaker is open would leave a
+    // stale value in L2 for its whole TTL. A failed delete is retried until it lands or the TTL
+    // would have removed the value anyway.
+    if (l2)
+      await Promise.all(keys.map((key) => this.deleteFromL2(l2, key, Date.now() + L2_DELETE_RETRY_FOR_MS)));
     await invalidation.publish(keys).catch((error: unknown) => onError?.(error));
+  }
+
+  private async deleteFromL2(l2: Cache, key: string, giveUpAt: number): Promise<void> {
+    try {
+      await l2.delete(key);
+    } catch (error) {
+      this.options.onError?.(error);
+      if (Date.now() < giveUpAt) {
+        setTimeout(() => void this.deleteFromL2(l2, key, giveUpAt), L2_DELETE_RETRY_MS).unref();
+      }
+    }
   }
 
   private async fromL2OrSource(
@@ -200,8 +220,12 @@ export class ReadThroughCache {
   ): Promise<string> {
     const l2 = this.options.l2;
     if (!l2) {
+      const started = Date.now();
       const value = await this.loadAndTime(load);
-      await this.l1.set(key, value, jitteredTtl(value === MISSING ? options.missingTtlMs : options.ttlMs));
+      // As below: a slow load may have read the row before a write it raced with.
+      if (Date.now() - started <= this.doubleDeleteDelayMs) {
+        await this.l1.set(key, value, jitteredTtl(value === MISSING ? options.missingTtlMs : options.ttlMs));
+      }
       return value;
     }
     const shared = await this.l2Get(key, true);
@@ -284,7 +308,10 @@ export class ReadThroughCache {
     try {
       return await this.loads.execute(load);
     } catch (error) {
-      if (error instanceof BulkheadRejectedError) this.metrics.shed.inc({ cache: this.options.name });
+      if (error instanceof BulkheadRejectedError) {
+        this.metrics.shed.inc({ cache: this.options.name });
+        throw new AppError("unavailable", "Too many reads are waiting for the database; retry shortly.", 1);
+      }
       throw error;
     }
   }

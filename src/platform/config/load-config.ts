@@ -13,6 +13,7 @@ export interface Config {
   readonly cachePrefix: string;
   readonly cacheWarmTop: number;
   readonly queueUrl: string | undefined;
+  readonly queuePrefix: string;
   readonly services: readonly ServiceName[];
   readonly serviceUrls: ReadonlyMap<string, string>;
   readonly workerId: number;
@@ -101,6 +102,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     cachePrefix: value("cachePrefix") as string,
     cacheWarmTop: value("cacheWarmTop") as number,
     queueUrl: value("queueUrl") as string | undefined,
+    queuePrefix: value("queuePrefix") as string,
     services: value("services") as ServiceName[],
     serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
     workerId: (value("workerId") as number | undefined) ?? process.pid % 64,

@@ -1,7 +1,7 @@
 /** The value kinds a setting can have, and how text (env or file) becomes a typed value. */
 export type SettingType =
   | { readonly kind: "int"; readonly min: number; readonly max: number }
-  | { readonly kind: "string"; readonly minLength?: number }
+  | { readonly kind: "string"; readonly minLength?: number; readonly pattern?: string }
   | { readonly kind: "boolean" }
   | { readonly kind: "enum"; readonly values: readonly string[] }
   | { readonly kind: "enum-list"; readonly values: readonly string[] }
@@ -19,6 +19,7 @@ export function describeAccepted(type: SettingType): string {
     case "int":
       return `an integer from ${type.min} to ${type.max}`;
     case "string":
+      if (type.pattern) return `a string matching ${type.pattern}`;
       return type.minLength ? `a string of at least ${type.minLength} characters` : "a string";
     case "boolean":
       return "true or false";
@@ -68,6 +69,8 @@ export function parseSetting(type: SettingType, text: string): SettingValue {
     }
     case "string":
       if (type.minLength && text.length < type.minLength) throw new SettingValueError("too short");
+      if (type.pattern && !new RegExp(type.pattern).test(text))
+        throw new SettingValueError(`"${text}" is not accepted`);
       return text;
     case "boolean": {
       const lowered = text.trim().toLowerCase();

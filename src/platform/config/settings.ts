@@ -56,8 +56,13 @@ export const SETTINGS = {
     doc: "Products loaded into the cache at start (most recently updated first); 0 skips the warm-up.",
   },
   queueUrl: {
-    type: { kind: "url", schemes: ["embedded"] },
-    doc: "Queue adapter. Unset or embedded://: the durable log on local disk in the data dir.",
+    type: { kind: "url", schemes: ["embedded", "nats", "redis"] },
+    doc: "Queue adapter: nats://h:p (NATS JetStream; run the server with sync_interval: always, see docs/operations.md) or redis://h:p (Redis Streams; appendonly yes, appendfsync always). Unset or embedded://: the durable log in the data dir.",
+  },
+  queuePrefix: {
+    type: { kind: "string", pattern: "^[a-z][a-z0-9_-]{0,31}$" },
+    default: "floodgate",
+    doc: "Names Floodgate's streams on a shared broker (JetStream streams PREFIX_<topic>, subjects prefix.<topic>; Redis keys prefix:stream:<topic>).",
   },
   services: {
     type: { kind: "enum-list", values: SERVICE_NAMES },

@@ -10,6 +10,9 @@ import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../errors/catalogue.j
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 
+/** Answered even while starting or closing: probes and scrapers must see the truth then too. */
+const PROBE_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
 export interface HttpServerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -29,7 +32,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // errors are still logged, and request counts and latencies go to /metrics.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
-    return503OnClosing: true,
+    // Our own hook below answers while closing, in the error format (Fastify's would not be).
+    return503OnClosing: false,
     forceCloseConnections: "idle",
     requestIdHeader: "x-request-id",
   });
@@ -78,6 +82,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       .status(404)
       .send({ error: { code: "route_not_found", message: `No route ${request.method} ${request.url}.` } }),
   );
+
+  app.addHook("onRequest", async (request) => {
+    if (options.isReady() || PROBE_PATHS.has(request.url)) return;
+    throw new AppError("unavailable", undefined, 1);
+  });
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) =>

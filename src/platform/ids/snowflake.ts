@@ -85,6 +85,11 @@ export function parseSnowflake(text: string): SnowflakeParts | undefined {
   };
 }
 
+/** The smallest id any generator can mint at `timestampMs`: ids from then on are >= it. */
+export function smallestSnowflakeAt(timestampMs: number): string {
+  return (BigInt(Math.max(0, timestampMs - SNOWFLAKE_EPOCH_MS)) << TIME_SHIFT).toString();
+}
+
 /** The virtual shard an id was minted for; undefined for malformed input. */
 export function shardOfSnowflake(text: string): number | undefined {
   return parseSnowflake(text)?.shard;

@@ -43,7 +43,8 @@ export class TelemetrySampler {
 
   start(): void {
     this.loopDelay.enable();
-    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    // A failed sample (a gauge whose source is closing) is skipped, never an unhandled rejection.
+    this.timer = setInterval(() => void this.sample().catch(() => {}), this.intervalMs);
     this.timer.unref();
   }
 

@@ -8,7 +8,7 @@ import { registerCatalogRoutes } from "./routes.js";
 /** The id filter is sized for this many products at first, and rebuilt twice as big when full. */
 const EXPECTED_PRODUCTS = 100_000;
 const BLOOM_FALSE_POSITIVE_RATE = 0.01;
-const FILTER_CHECK_INTERVAL_MS = 30_000;
+const FILTER_REFRESH_INTERVAL_MS = 1_000;
 
 export const catalogService: ServiceModule<CatalogApi> = {
   name: "catalog",
@@ -24,11 +24,19 @@ export const catalogService: ServiceModule<CatalogApi> = {
       context.caching.membershipFilter("catalog-product-ids", BLOOM_FALSE_POSITIVE_RATE),
       EXPECTED_PRODUCTS,
     );
-    await reader.prepareFilter();
-    // A shared filter can vanish (a Redis restart); rebuild it rather than admit everything forever.
+    await reader.refreshFilter();
+    // Adds ids other processes created, and rebuilds a filter that vanished (a Redis restart) or filled.
+    let refreshing = false;
     const filterCheck = setInterval(() => {
-      reader.prepareFilter().catch((error: unknown) => logger.warn({ err: error }, "id filter check failed"));
-    }, FILTER_CHECK_INTERVAL_MS);
+      if (refreshing) return;
+      refreshing = true;
+      reader
+        .refreshFilter()
+        .catch((error: unknown) => logger.warn({ err: error }, "id filter refresh failed"))
+        .finally(() => {
+          refreshing = false;
+        });
+    }, FILTER_REFRESH_INTERVAL_MS);
     filterCheck.unref();
     if (context.config.cacheWarmTop > 0)
       await reader.warm(await store.recentlyUpdated(context.config.cacheWarmTop));

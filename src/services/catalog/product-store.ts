@@ -87,10 +87,11 @@ export class ProductStore {
     return rows.map((row) => row.id);
   }
 
-  async idsCreatedSince(since: string): Promise<string[]> {
+  /** Ids at or above `smallestId`: ids are time-ordered, so this is "minted since" on the primary key. */
+  async idsMintedSince(smallestId: string): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(
-      "SELECT id::text AS id FROM catalog.products WHERE created_at >= $1",
-      [since],
+      "SELECT id::text AS id FROM catalog.products WHERE id >= $1",
+      [smallestId],
     );
     return rows.map((row) => row.id);
   }

@@ -28,6 +28,9 @@ export type ReserveResult =
       readonly orderId: string;
       readonly sku: string;
       readonly quantity: number;
+      /** True once the order is stored; until then the caller re-appends it (the first append may be lost). */
+      readonly stored: boolean;
+      readonly reservedAt: string;
     }
   | { readonly outcome: "refused"; readonly reason: RefusalReason; readonly available: number };
 
@@ -48,7 +51,7 @@ export interface ReservationView {
   readonly sku: string;
   readonly userId: string;
   readonly quantity: number;
-  readonly status: "reserved" | "confirmed";
+  readonly status: "reserved" | "releasing" | "confirmed";
   readonly reservedAt: string;
 }
 

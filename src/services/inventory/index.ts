@@ -8,6 +8,15 @@ import { StockLedger } from "./stock-ledger.js";
 
 const SWEEP_INTERVAL_MS = 1000;
 
+function sameTerms(a: StockTerms, b: StockTerms): boolean {
+  return (
+    a.stock === b.stock &&
+    a.perUserLimit === b.perUserLimit &&
+    Date.parse(a.startsAt) === Date.parse(b.startsAt) &&
+    Date.parse(a.endsAt) === Date.parse(b.endsAt)
+  );
+}
+
 export const inventoryService: ServiceModule<InventoryApi> = {
   name: "inventory",
   migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
@@ -23,7 +32,11 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     for (const reservation of live) ledger.restore(reservation);
     log.info({ sales: ledger.allLevels().length, liveReservations: live.length }, "stock ledger rebuilt");
 
-    const writer = new GroupCommit<LedgerWrite>((writes) => store.apply(writes));
+    /** Inserts the database refused (it already holds a live reservation for that user and key). */
+    const refusedInserts = new Set<string>();
+    const writer = new GroupCommit<LedgerWrite>(async (writes) => {
+      for (const orderId of await store.apply(writes)) refusedInserts.add(orderId);
+    });
     /** Reservations whose row is not yet committed: a duplicate request waits for the original. */
     const durability = new Map<string, Promise<void>>();
     const ttlMs = context.config.reservationTtlSeconds * 1000;
@@ -40,15 +53,27 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       }
     });
 
+    /**
+     * Durable first: the units go back on sale only once "released" is committed, so a crash can
+     * never leave the database holding units that memory already sold again. A release whose write
+     * fails stays reserved (under-selling, never overselling) and is tried again later.
+     */
     const releaseAll = async (orderIds: readonly string[]): Promise<string[]> => {
+      const releasing = orderIds.filter((orderId) => ledger.beginRelease(orderId));
+      const results = await Promise.allSettled(
+        releasing.map((orderId) => writer.submit({ kind: "status", orderId, status: "released" })),
+      );
       const released: string[] = [];
-      const writes: Promise<void>[] = [];
-      for (const orderId of orderIds) {
-        if (!ledger.release(orderId)) continue;
-        released.push(orderId);
-        writes.push(writer.submit({ kind: "status", orderId, status: "released" }));
-      }
-      await Promise.all(writes);
+      results.forEach((result, index) => {
+        const orderId = releasing[index]!;
+        if (result.status === "fulfilled") {
+          ledger.finishRelease(orderId);
+          released.push(orderId);
+        } else {
+          ledger.abortRelease(orderId);
+          log.error({ err: result.reason, orderId }, "writing a release failed; the units stay held");
+        }
+      });
       return released;
     };
 
@@ -56,6 +81,9 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       async defineStock(terms: StockTerms) {
         if (Date.parse(terms.endsAt) <= Date.parse(terms.startsAt)) throw new AppError("invalid_sale_window");
         if (!(await store.insertStock(terms))) {
+          // The same terms again is a retry of a request that failed after this step: succeed.
+          const existing = ledger.terms(terms.sku);
+          if (existing && sameTerms(existing, terms)) return ledger.levels(terms.sku)!;
           throw new AppError("sale_exists", `Stock for SKU "${terms.sku}" is already on sale.`);
         }
         ledger.defineSale(terms);
@@ -72,20 +100,28 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         if (decision.kind === "duplicate") {
           outcomes.inc({ outcome: "duplicate" });
           await durability.get(reservation.orderId);
+          // The first attempt failed and is being undone: this retry may go ahead once it is.
+          if (reservation.status === "releasing" || reservation.status === "released") {
+            throw new AppError("not_accepted", undefined, 1);
+          }
           return {
             outcome: "duplicate",
             orderId: reservation.orderId,
             sku: reservation.sku,
             quantity: reservation.quantity,
+            stored: reservation.status === "confirmed",
+            reservedAt: new Date(reservation.reservedAtMs).toISOString(),
           };
         }
         const written = writer.submit({ kind: "insert", reservation });
         durability.set(reservation.orderId, written);
         try {
           await written;
+          if (refusedInserts.delete(reservation.orderId))
+            throw new Error("a live reservation already holds this key");
         } catch (error) {
           ledger.forget(reservation.orderId);
-          log.error({ err: error }, "reservation write failed");
+          log.error({ err: error, orderId: reservation.orderId }, "reservation write failed");
           outcomes.inc({ outcome: "write_failed" });
           throw new AppError("not_accepted", undefined, 1);
         } finally {
@@ -133,15 +169,37 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       },
     };
 
-    // Reservations no stored order confirmed in time (the intake died between reserving and the
-    // durable append, or the append failed and the release was lost) go back on sale.
-    const sweeper = setInterval(() => {
+    // A reservation no stored order confirmed within its TTL goes back on sale, but only while the
+    // orders backlog is empty: an order still waiting in the queue will confirm its reservation,
+    // however long the burst takes to drain. With nothing queued, an unconfirmed reservation's
+    // order was never durably accepted (the intake died between reserving and appending).
+    let lastBacklogWarning = 0;
+    const sweep = async () => {
+      if (ledger.expired(Date.now()).length === 0) return;
+      let pending: number;
+      try {
+        pending = (await context.clients.orders.backlog()).pending;
+      } catch (error) {
+        if (Date.now() - lastBacklogWarning > 60_000) {
+          lastBacklogWarning = Date.now();
+          log.warn({ err: error }, "cannot read the orders backlog; expired reservations wait");
+        }
+        return;
+      }
+      if (pending > 0) return;
       const expired = ledger.expired(Date.now()).map((r) => r.orderId);
-      if (expired.length === 0) return;
-      releaseAll(expired).then(
-        (released) => log.warn({ released: released.length }, "released expired reservations"),
-        (error: unknown) => log.error({ err: error }, "releasing expired reservations failed"),
-      );
+      const released = await releaseAll(expired);
+      if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
+    };
+    let sweeping = false;
+    const sweeper = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sweep()
+        .catch((error: unknown) => log.error({ err: error }, "releasing expired reservations failed"))
+        .finally(() => {
+          sweeping = false;
+        });
     }, SWEEP_INTERVAL_MS);
     sweeper.unref();
 

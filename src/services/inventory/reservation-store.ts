@@ -6,7 +6,11 @@ import type { Reservation, ReservationStatus } from "./stock-ledger.js";
 /** A change to persist: a new reservation, or a status change of an existing one. */
 export type LedgerWrite =
   | { readonly kind: "insert"; readonly reservation: Reservation }
-  | { readonly kind: "status"; readonly orderId: string; readonly status: ReservationStatus };
+  | {
+      readonly kind: "status";
+      readonly orderId: string;
+      readonly status: "reserved" | "confirmed" | "released";
+    };
 
 /** SQL for the inventory schema; the only code that touches its tables. */
 export class ReservationStore {
@@ -51,7 +55,10 @@ export class ReservationStore {
       expires_at: unknown;
     }>(
       `SELECT order_id::text AS order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at
-       FROM inventory.reservations WHERE status <> 'released'`,
+       FROM inventory.reservations AS r
+       WHERE status <> 'released'
+         -- A sale that ended over a day ago takes no more orders; its reservations need no memory.
+         AND EXISTS (SELECT 1 FROM inventory.stock AS s WHERE s.sku = r.sku AND s.ends_at > now() - interval '1 day')`,
     );
     return rows.map((row) => ({
       orderId: row.order_id,
@@ -65,16 +72,20 @@ export class ReservationStore {
     }));
   }
 
-  /** Applies a batch of ledger changes in one transaction: inserts first, then status changes. */
-  async apply(writes: readonly LedgerWrite[]): Promise<void> {
+  /**
+   * Applies a batch of ledger changes in one transaction: status changes first (a release frees a
+   * user's idempotency key for a reservation inserted in the same batch), then inserts. Returns the
+   * order ids whose insert did not land because the database already holds a live reservation for
+   * that user and key; the caller refuses those instead of failing the whole batch.
+   */
+  async apply(writes: readonly LedgerWrite[]): Promise<Set<string>> {
     const inserts: Reservation[] = [];
-    const statuses = new Map<string, ReservationStatus>();
+    const statuses = new Map<string, "reserved" | "confirmed" | "released">();
     for (const write of writes) {
       if (write.kind === "insert") inserts.push(write.reservation);
       else statuses.set(write.orderId, write.status);
     }
-    await this.db.transaction(async (tx) => {
-      if (inserts.length > 0) await insertReservations(tx, inserts);
+    return this.db.transaction(async (tx) => {
       if (statuses.size > 0) {
         await tx.query(
           `UPDATE inventory.reservations AS r SET status = u.status, updated_at = now()
@@ -83,27 +94,34 @@ export class ReservationStore {
           [[...statuses.keys()], [...statuses.values()]],
         );
       }
+      if (inserts.length === 0) return new Set<string>();
+      const landed = new Set(await insertReservations(tx, inserts));
+      return new Set(inserts.map((r) => r.orderId).filter((id) => !landed.has(id)));
     });
   }
 }
 
-async function insertReservations(tx: Sql, reservations: readonly Reservation[]): Promise<void> {
-  // One statement for the whole batch: arrays bound as parameters and unnested server-side.
-  await tx.query(
+async function insertReservations(tx: Sql, reservations: readonly Reservation[]): Promise<string[]> {
+  // One statement for the whole batch: arrays bound as parameters and unnested server-side. The
+  // status written is the one at flush time (a reservation confirmed before its row was written
+  // is inserted as confirmed); "releasing" is still a live reservation, so "reserved".
+  const rows = await tx.query<{ order_id: string }>(
     `INSERT INTO inventory.reservations
        (order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                           $7::timestamptz[], $8::timestamptz[])
-     ON CONFLICT (order_id) DO NOTHING`,
+     ON CONFLICT DO NOTHING
+     RETURNING order_id::text AS order_id`,
     [
       reservations.map((r) => r.orderId),
       reservations.map((r) => r.sku),
       reservations.map((r) => r.userId),
       reservations.map((r) => r.quantity),
       reservations.map((r) => r.idempotencyKey),
-      reservations.map((r) => r.status),
+      reservations.map((r) => (r.status === "releasing" ? "reserved" : r.status)),
       reservations.map((r) => new Date(r.reservedAtMs).toISOString()),
       reservations.map((r) => new Date(r.expiresAtMs).toISOString()),
     ],
   );
+  return rows.map((row) => row.order_id);
 }

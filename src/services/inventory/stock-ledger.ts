@@ -1,6 +1,10 @@
 import type { RefusalReason, ReserveRequest, StockLevels, StockTerms } from "./api.js";
 
-export type ReservationStatus = "reserved" | "confirmed" | "released";
+/**
+ * `releasing`: a release is being written; the units stay held (and the reservation cannot be
+ * confirmed) until the write commits, so memory never hands out stock the database still holds.
+ */
+export type ReservationStatus = "reserved" | "releasing" | "confirmed" | "released";
 
 export interface Reservation {
   readonly orderId: string;
@@ -52,8 +56,8 @@ export class StockLedger {
     });
   }
 
-  hasSale(sku: string): boolean {
-    return this.sales.has(sku);
+  terms(sku: string): StockTerms | undefined {
+    return this.sales.get(sku)?.terms;
   }
 
   reserve(request: ReserveRequest, nowMs: number, ttlMs: number): LedgerDecision {
@@ -92,10 +96,10 @@ export class StockLedger {
     this.track(reservation, sale);
   }
 
-  /** Moves reserved → confirmed. False when the reservation is released or unknown. */
+  /** Moves reserved → confirmed. False when the reservation is being released, released or unknown. */
   confirm(orderId: string): boolean {
     const reservation = this.byOrder.get(orderId);
-    if (!reservation) return false;
+    if (!reservation || reservation.status === "releasing") return false;
     if (reservation.status === "confirmed") return true;
     const sale = this.sales.get(reservation.sku)!;
     sale.reserved -= reservation.quantity;
@@ -104,25 +108,43 @@ export class StockLedger {
     return true;
   }
 
-  /** Gives the units back. Returns the reservation when it was live, undefined otherwise. */
-  release(orderId: string): Reservation | undefined {
+  /**
+   * First step of a release: marks a reserved (not confirmed) reservation `releasing`. Its units
+   * stay held until `finishRelease`, after the release is durable; `abortRelease` undoes it.
+   */
+  beginRelease(orderId: string): Reservation | undefined {
     const reservation = this.byOrder.get(orderId);
-    if (!reservation) return undefined;
-    const sale = this.sales.get(reservation.sku)!;
-    if (reservation.status === "reserved") sale.reserved -= reservation.quantity;
-    else sale.sold -= reservation.quantity;
-    const held = (sale.heldByUser.get(reservation.userId) ?? 0) - reservation.quantity;
-    if (held > 0) sale.heldByUser.set(reservation.userId, held);
-    else sale.heldByUser.delete(reservation.userId);
-    reservation.status = "released";
-    this.byOrder.delete(orderId);
-    this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
+    if (reservation?.status !== "reserved") return undefined;
+    reservation.status = "releasing";
     return reservation;
+  }
+
+  finishRelease(orderId: string): void {
+    const reservation = this.byOrder.get(orderId);
+    if (reservation?.status === "releasing") this.drop(reservation);
+  }
+
+  abortRelease(orderId: string): void {
+    const reservation = this.byOrder.get(orderId);
+    if (reservation?.status === "releasing") reservation.status = "reserved";
   }
 
   /** Undoes a reservation whose write failed, as if it never happened. */
   forget(orderId: string): void {
-    this.release(orderId);
+    const reservation = this.byOrder.get(orderId);
+    if (reservation) this.drop(reservation);
+  }
+
+  private drop(reservation: Reservation): void {
+    const sale = this.sales.get(reservation.sku)!;
+    if (reservation.status === "confirmed") sale.sold -= reservation.quantity;
+    else sale.reserved -= reservation.quantity;
+    const held = (sale.heldByUser.get(reservation.userId) ?? 0) - reservation.quantity;
+    if (held > 0) sale.heldByUser.set(reservation.userId, held);
+    else sale.heldByUser.delete(reservation.userId);
+    reservation.status = "released";
+    this.byOrder.delete(reservation.orderId);
+    this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
   }
 
   expired(nowMs: number): Reservation[] {

@@ -21,7 +21,9 @@ export const ordersService: ServiceModule<OrdersApi> = {
     const queries = new OrderQueries(context.databases, clients.inventory);
     const group = stream.group(ORDER_REQUESTS_TOPIC, ORDER_WRITERS_GROUP, {
       visibilityTimeoutMs: 30_000,
-      maxAttempts: 10,
+      // Attempts are counted only for messages that fail on their own (see OrderWriter), so this
+      // is about poison messages, not outages.
+      maxAttempts: 20,
     });
     const writer = new OrderWriter({
       group,
@@ -42,7 +44,7 @@ export const ordersService: ServiceModule<OrdersApi> = {
     );
     writer.start();
     return {
-      api: {},
+      api: { backlog: async () => ({ pending: await group.lag() }) },
       routes: (app) => registerOrderRoutes(app, { intake, queries, tokens: context.tokens }),
       stop: async () => {
         await writer.stop();

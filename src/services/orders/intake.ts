@@ -29,7 +29,7 @@ const SOLD_OUT_FLAG_MS = 250;
 export class OrderIntake {
   private readonly soldOutUntil = new Map<string, number>();
   /** Requests in progress by user and key, so a concurrent duplicate waits for the first's outcome. */
-  private readonly inFlight = new Map<string, Promise<string>>();
+  private readonly inFlight = new Map<string, { sku: string; quantity: number; result: Promise<string> }>();
   private readonly outcomes;
 
   constructor(
@@ -57,10 +57,15 @@ export class OrderIntake {
     }
     const key = `${order.userId}\u0000${order.idempotencyKey}`;
     const running = this.inFlight.get(key);
-    if (running) return running;
-    const attempt = this.placeOnce(order, order.idempotencyKey).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, attempt);
-    return attempt;
+    if (running) {
+      if (running.sku !== order.sku || running.quantity !== order.quantity) {
+        throw new AppError("idempotency_key_reused");
+      }
+      return running.result;
+    }
+    const result = this.placeOnce(order, order.idempotencyKey).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, { sku: order.sku, quantity: order.quantity, result });
+    return result;
   }
 
   private async placeOnce(order: PlaceOrder, idempotencyKey: string | undefined): Promise<string> {
@@ -100,19 +105,31 @@ export class OrderIntake {
         throw new AppError("idempotency_key_reused");
       }
       this.outcomes.inc({ outcome: "replayed" });
+      if (!result.stored) {
+        // The first attempt may have died between reserving and appending, so the order may not
+        // be in the stream: append it again. The worker stores an order id once, however often
+        // it arrives. If this append fails the reservation stays: the first one may have landed.
+        const again = this.requestFor(result.orderId, order, product, idempotencyKey!, result.reservedAt);
+        try {
+          await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(again), { dedupId: result.orderId });
+        } catch (error) {
+          this.deps.logger.error(
+            { err: error, orderId: result.orderId },
+            "re-appending a replayed order failed",
+          );
+          throw new AppError("not_accepted", undefined, 1);
+        }
+      }
       return result.orderId;
     }
 
-    const request: OrderRequest = {
+    const request = this.requestFor(
       orderId,
-      userId: order.userId,
-      sku: order.sku,
-      quantity: order.quantity,
-      priceCents: product.priceCents,
-      currency: product.currency,
-      idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
-      acceptedAt: new Date().toISOString(),
-    };
+      order,
+      product,
+      idempotencyKey ?? `auto:${orderId}`,
+      new Date().toISOString(),
+    );
     try {
       await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(request), { dedupId: orderId });
     } catch (error) {
@@ -124,5 +141,24 @@ export class OrderIntake {
     }
     this.outcomes.inc({ outcome: "accepted" });
     return orderId;
+  }
+
+  private requestFor(
+    orderId: string,
+    order: PlaceOrder,
+    product: { priceCents: number; currency: string },
+    idempotencyKey: string,
+    acceptedAt: string,
+  ): OrderRequest {
+    return {
+      orderId,
+      userId: order.userId,
+      sku: order.sku,
+      quantity: order.quantity,
+      priceCents: product.priceCents,
+      currency: product.currency,
+      idempotencyKey,
+      acceptedAt,
+    };
   }
 }

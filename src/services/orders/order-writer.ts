@@ -21,6 +21,8 @@ export interface OrderWriterOptions {
 
 const FETCH_WAIT_MS = 250;
 const RETRY_DELAY_MS = 1000;
+/** About 15 s in all: within the 30 s visibility timeout the orders group uses. */
+const BATCH_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 
 /**
  * The order worker: drains `orders.requested` in batches, stores each batch with one INSERT per
@@ -78,12 +80,39 @@ export class OrderWriter {
         continue;
       }
       if (deliveries.length === 0) continue;
+      await this.bucket?.take(deliveries.length);
+      await this.processWithRetries(deliveries);
+    }
+  }
+
+  /**
+   * A failing batch is usually a failing dependency (the database, inventory), not bad messages:
+   * retry it whole with backoff, holding the messages (well inside their visibility timeout), so an
+   * outage does not use up their delivery attempts and send accepted orders to the dead-letter
+   * topic. Only if it still fails are the messages tried one by one; those that fail alone are
+   * given back and count an attempt.
+   */
+  private async processWithRetries(deliveries: readonly Delivery[]): Promise<void> {
+    const log = this.options.logger;
+    for (const delayMs of BATCH_RETRY_DELAYS_MS) {
       try {
-        await this.bucket?.take(deliveries.length);
         await this.process(deliveries);
+        return;
       } catch (error) {
-        log.error({ err: error, batch: deliveries.length }, "storing an order batch failed; will retry");
-        await Promise.all(deliveries.map((d) => d.nak(RETRY_DELAY_MS).catch(() => {})));
+        log.error(
+          { err: error, batch: deliveries.length, retryInMs: delayMs },
+          "storing an order batch failed",
+        );
+        if (!this.running) return; // unacked: redelivered after the restart
+        await sleep(delayMs);
+      }
+    }
+    for (const delivery of deliveries) {
+      try {
+        await this.process([delivery]);
+      } catch (error) {
+        log.error({ err: error, messageId: delivery.id }, "storing an order failed; giving it back");
+        await delivery.nak(RETRY_DELAY_MS).catch(() => {});
       }
     }
   }

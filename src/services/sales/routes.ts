@@ -6,6 +6,9 @@ import { SKU_PATTERN } from "../catalog/api.js";
 import type { ServiceClients } from "../service-module.js";
 import type { SaleStore } from "./sale-store.js";
 
+/** An ISO-8601 date-time with a time zone, within PostgreSQL's and JavaScript's shared range. */
+const INSTANT_PATTERN = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$";
+
 const SALE_BODY = {
   type: "object",
   additionalProperties: false,
@@ -14,8 +17,8 @@ const SALE_BODY = {
     sku: { type: "string", pattern: SKU_PATTERN },
     stock: { type: "integer", minimum: 0, maximum: 100_000_000 },
     perUserLimit: { type: "integer", minimum: 1, maximum: 1000 },
-    startsAt: { type: "string", maxLength: 40 },
-    endsAt: { type: "string", maxLength: 40 },
+    startsAt: { type: "string", maxLength: 40, pattern: INSTANT_PATTERN },
+    endsAt: { type: "string", maxLength: 40, pattern: INSTANT_PATTERN },
   },
 } as const;
 
@@ -61,7 +64,7 @@ export function registerSalesRoutes(
 
   app.get<{ Params: { sku: string } }>(
     "/admin/sales/:sku",
-    { schema: { params: { type: "object", properties: { sku: { type: "string", maxLength: 64 } } } } },
+    { schema: { params: { type: "object", properties: { sku: { type: "string", pattern: SKU_PATTERN } } } } },
     async (request) => {
       adminOf(request, tokens);
       const sale = await store.bySku(request.params.sku);

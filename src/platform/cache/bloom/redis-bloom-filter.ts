@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { LuaScript, type RedisClient } from "../../redis/lua-script.js";
 import { type BloomShape, bitPositions, bloomShape } from "./bloom-math.js";
@@ -6,6 +7,8 @@ import type { MembershipFilter } from "./membership-filter.js";
 const checkScript = new LuaScript(fileURLToPath(new URL("./bloom-check-2.lua", import.meta.url)));
 const addScript = new LuaScript(fileURLToPath(new URL("./bloom-add-2.lua", import.meta.url)));
 const STALE_SHAPE = -1;
+/** A staging bitmap left by a rebuild that died half-way expires by itself. */
+const STAGING_TTL_MS = 60_000;
 
 /**
  * A Bloom filter shared by every process: a Redis bitmap plus a meta hash with its shape. Both
@@ -69,13 +72,19 @@ export class RedisBloomFilter implements MembershipFilter {
     for (const item of items) {
       for (const position of bitPositions(item, shape)) bitmap[position >> 3]! |= 0x80 >> (position & 7);
     }
-    const staging = `${this.bitsKey}:next`;
-    await this.redis.set(staging, bitmap);
-    await this.redis
+    // A staging key of its own per rebuild, swapped in with the shape in one MULTI: the bitmap and
+    // the meta hash always come from the same rebuild, even when two processes rebuild at once.
+    const staging = `${this.bitsKey}:next:${randomUUID()}`;
+    await this.redis.set(staging, bitmap, "PX", STAGING_TTL_MS);
+    const results = await this.redis
       .multi()
       .rename(staging, this.bitsKey)
+      .persist(this.bitsKey)
       .hset(this.metaKey, { bits: shape.bits, hashes: shape.hashes, count: items.length, capacity })
       .exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed)
+      throw new Error(`rebuilding the Bloom filter failed: ${failed?.[0]?.message ?? "aborted"}`);
     this.shape = shape;
   }
 
