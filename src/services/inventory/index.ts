@@ -5,8 +5,11 @@ import type { ServiceModule } from "../service-module.js";
 import { INVENTORY_OPERATIONS, type InventoryApi, type StockTerms } from "./api.js";
 import { type LedgerWrite, ReservationStore } from "./reservation-store.js";
 import { StockLedger } from "./stock-ledger.js";
+import { WriterLease } from "./writer-lease.js";
 
 const SWEEP_INTERVAL_MS = 1000;
+/** A crashed holder's lease expires in 15 s; a restart waits a little longer than that for it. */
+const LEASE_WAIT_MS = 20_000;
 
 function sameTerms(a: StockTerms, b: StockTerms): boolean {
   return (
@@ -26,6 +29,10 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     const { metrics, logger } = context;
     const log = logger.child({ service: "inventory" });
     const store = new ReservationStore(context.databases.primary);
+    // Embedded, the data dir's lock already makes this the only process; on a shared database the
+    // lease does.
+    const lease = context.config.databaseUrls ? new WriterLease(context.databases.primary) : undefined;
+    await lease?.acquire(LEASE_WAIT_MS);
     const ledger = new StockLedger();
     for (const terms of await store.allStock()) ledger.defineSale(terms);
     const live = await store.liveReservations();
@@ -91,6 +98,8 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       },
 
       async reserve(request) {
+        if (lease && !lease.held)
+          throw new AppError("unavailable", "This inventory process lost its writer lease.");
         const decision = ledger.reserve(request, Date.now(), ttlMs);
         if (decision.kind === "refused") {
           outcomes.inc({ outcome: decision.reason });
@@ -209,6 +218,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       stop: async () => {
         clearInterval(sweeper);
         await writer.drain();
+        await lease?.release();
       },
     };
   },

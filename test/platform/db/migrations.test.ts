@@ -7,7 +7,10 @@ import { runMigrations } from "../../../src/platform/db/migrations.js";
 import { openPgDatabase } from "../../../src/platform/db/pg-database.js";
 import { openPgliteDatabase } from "../../../src/platform/db/pglite-database.js";
 import { serverAvailable } from "../../support/infra.js";
-import { createScratchPostgresDatabase, type ScratchPostgresDatabase } from "./scratch-postgres.js";
+import {
+  createScratchPostgresDatabase,
+  type ScratchPostgresDatabase,
+} from "../../support/scratch-postgres.js";
 
 // Throws (failing this file) when the server is down and FLOODGATE_REQUIRE_INFRA=1.
 const postgresUp = await serverAvailable("postgres");

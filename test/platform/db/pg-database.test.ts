@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPgDatabase } from "../../../src/platform/db/pg-database.js";
 import { serverAvailable } from "../../support/infra.js";
+import {
+  createScratchPostgresDatabase,
+  type ScratchPostgresDatabase,
+} from "../../support/scratch-postgres.js";
 import { describeDatabaseConformance } from "./database-conformance.js";
-import { createScratchPostgresDatabase, type ScratchPostgresDatabase } from "./scratch-postgres.js";
 
 // Throws (failing this file) when the server is down and FLOODGATE_REQUIRE_INFRA=1.
 const postgresUp = await serverAvailable("postgres");

@@ -2,11 +2,14 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../../src/platform/auth/tokens.js";
 import { type ChildServer, freePort, startChildServer } from "../../support/child-server.js";
 import { serverAvailable, servers } from "../../support/infra.js";
+import {
+  createScratchPostgresDatabase,
+  type ScratchPostgresDatabase,
+} from "../../support/scratch-postgres.js";
 
 const SECRET = "cache-consistency-secret-0123456789abcdef";
 const tokens = new TokenService(SECRET);
@@ -24,30 +27,24 @@ async function json(
 
 describe("two-level cache across two processes (PostgreSQL + Redis)", async () => {
   const up = (await serverAvailable("postgres")) && (await serverAvailable("redis"));
-  const database = `floodgate_cache_${process.pid}_${Date.now()}`;
+  let database: ScratchPostgresDatabase | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "floodgate-cache-"));
   const children: ChildServer[] = [];
 
   afterAll(async () => {
     await Promise.all(children.map((child) => child.kill("SIGTERM")));
     rmSync(dataDir, { recursive: true, force: true });
-    if (!up) return;
-    const client = new pg.Client({ connectionString: servers.postgres.url });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await client.end();
+    await database?.drop();
   });
 
   it.skipIf(!up)(
     "no reader sees a value older than the last acknowledged write by more than the bound",
     async () => {
-      const client = new pg.Client({ connectionString: servers.postgres.url });
-      await client.connect();
-      await client.query(`CREATE DATABASE ${database}`);
-      await client.end();
+      const scratch = await createScratchPostgresDatabase();
+      database = scratch;
       const env = {
         FLOODGATE_AUTH_SECRET: SECRET,
-        FLOODGATE_DATABASE_URLS: `postgres://root@127.0.0.1:5432/${database}`,
+        FLOODGATE_DATABASE_URLS: scratch.url,
         FLOODGATE_CACHE_URL: servers.redis.url,
         FLOODGATE_CACHE_PREFIX: `t${randomUUID().slice(0, 8)}:`,
         FLOODGATE_LOG_LEVEL: "warn",

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { servers } from "../../support/infra.js";
+import { servers } from "./infra.js";
 
 export interface ScratchPostgresDatabase {
   /** URL of the new, empty database. */
