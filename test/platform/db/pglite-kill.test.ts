@@ -16,7 +16,8 @@ import { openPgliteDatabase } from "../../../src/platform/db/pglite-database.js"
 const WRITER = fileURLToPath(new URL("./fixtures/pglite-commit-writer.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const ROUNDS = 2;
-const READY_TIMEOUT_MS = 15_000;
+// PGlite takes ~5 s to start alone; next to other test files on 2 cores it can take several times that.
+const READY_TIMEOUT_MS = 45_000;
 
 interface KilledWriter {
   readonly committedIds: string[];
@@ -88,7 +89,7 @@ describe("PGlite on disk, process killed with SIGKILL", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("keeps every transaction whose COMMIT had resolved", { timeout: 45_000 }, async () => {
+  it("keeps every transaction whose COMMIT had resolved", { timeout: 120_000 }, async () => {
     const printed: string[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const { committedIds, signal } = await runWriterAndKillIt(dataDir);
