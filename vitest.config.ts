@@ -3,7 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
+    // Generous: several tests start PGlite or whole Floodgate processes, which on 2 busy cores can
+    // take tens of seconds. A test that hangs still fails, just later.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     // Tests start PGlite instances and child processes; two cores cannot take many at once.
     maxWorkers: 2,
