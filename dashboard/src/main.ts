@@ -57,9 +57,39 @@ const CHARTS: readonly ChartSpec[] = [
   {
     title: "Cache hit ratio",
     unit: "reads answered from the cache",
-    series: [{ key: "cacheHitRatio", label: "", color: "#d97706", pick: (s) => s.cacheHitRatio }],
+    series: [
+      { key: "cacheHitRatio", label: "either level", color: "#d97706", pick: (s) => s.cacheHitRatio },
+      { key: "cacheL1HitRatio", label: "in-process", color: "#92400e", pick: (s) => s.cacheL1HitRatio },
+    ],
     format: formatPercent,
     yRange: () => [0, 1],
+  },
+  {
+    title: "Cache protection",
+    unit: "per second: database loads, Bloom filter refusals, joined loads, L1 evictions",
+    series: [
+      { key: "cacheLoadsPerSecond", label: "loads", color: "#0369a1", pick: (s) => s.cacheLoadsPerSecond },
+      {
+        key: "cacheFilterRejectionsPerSecond",
+        label: "filtered",
+        color: "#b91c1c",
+        pick: (s) => s.cacheFilterRejectionsPerSecond,
+      },
+      {
+        key: "cacheSingleflightJoinsPerSecond",
+        label: "joined",
+        color: "#15803d",
+        pick: (s) => s.cacheSingleflightJoinsPerSecond,
+      },
+      {
+        key: "cacheEvictionsPerSecond",
+        label: "evicted",
+        color: "#6b7280",
+        pick: (s) => s.cacheEvictionsPerSecond,
+      },
+    ],
+    format: rate,
+    yRange: fromZero,
   },
   {
     title: "Event-loop lag",

@@ -144,8 +144,8 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
     expect(await page.locator("#connection-label").textContent()).toBe("Live");
     await untilNumber(page, `[data-sku="${SKU}"] [data-stock="available"]`, STOCK);
-    expect(await page.locator(".card").count()).toBe(6);
-    expect(await page.locator(".card canvas").count()).toBe(6);
+    expect(await page.locator(".card").count()).toBe(7);
+    expect(await page.locator(".card canvas").count()).toBe(7);
     expect(assetResponses.map((asset) => new URL(asset.url).pathname.split(".").pop()).sort()).toEqual([
       "css",
       "js",

@@ -11,6 +11,16 @@ export interface TelemetrySample {
   readonly dbWritesPerSecond: number;
   /** Hits at either level / lookups over the interval; null when there were no lookups. */
   readonly cacheHitRatio: number | null;
+  /** Hits in the in-process level alone / lookups; null when there were no lookups. */
+  readonly cacheL1HitRatio: number | null;
+  /** Loads from the database (cache misses that reached it), per second. */
+  readonly cacheLoadsPerSecond: number;
+  /** Reads the Bloom filter refused (ids that cannot exist), per second. */
+  readonly cacheFilterRejectionsPerSecond: number;
+  /** Reads that joined a load already running (stampede protection), per second. */
+  readonly cacheSingleflightJoinsPerSecond: number;
+  /** Entries the in-process level evicted for space, per second. */
+  readonly cacheEvictionsPerSecond: number;
   readonly eventLoopLagMs: number;
   /** Stock units per SKU in an active sale: available / reserved / sold. */
   readonly stock: Readonly<Record<string, { available: number; reserved: number; sold: number }>>;
@@ -103,6 +113,15 @@ export class TelemetrySampler {
     const lookups = await this.values("cache_lookups_total");
     sum(lookups, "hits", (l) => l.outcome === "hit");
     sum(lookups, "lookups", (l) => l.level === "l1");
+    sum(lookups, "l1Hits", (l) => l.level === "l1" && l.outcome === "hit");
+    const loads = await this.values("cache_load_seconds");
+    sum(
+      loads.filter((v) => (v as { metricName?: string }).metricName?.endsWith("_count")),
+      "loads",
+    );
+    sum(await this.values("cache_filter_rejections_total"), "rejections");
+    sum(await this.values("cache_singleflight_joins_total"), "joins");
+    sum(await this.values("cache_l1_evictions_total"), "evictions");
 
     const orders: Record<string, number> = {};
     for (const v of intake) orders[String(v.labels.outcome)] = v.value;
@@ -133,6 +152,11 @@ export class TelemetrySampler {
       queueDepth,
       dbWritesPerSecond: rate("stored"),
       cacheHitRatio: lookupsInInterval > 0 ? (rate("hits") * seconds) / lookupsInInterval : null,
+      cacheL1HitRatio: lookupsInInterval > 0 ? (rate("l1Hits") * seconds) / lookupsInInterval : null,
+      cacheLoadsPerSecond: rate("loads"),
+      cacheFilterRejectionsPerSecond: rate("rejections"),
+      cacheSingleflightJoinsPerSecond: rate("joins"),
+      cacheEvictionsPerSecond: rate("evictions"),
       eventLoopLagMs: this.eventLoopLagMs(),
       stock,
       orders,
