@@ -97,4 +97,18 @@ export class AppError extends Error {
     this.status = spec.status;
     this.retryable = spec.retryable;
   }
+
+  /**
+   * An expected refusal (sold out, over the limit…) without a stack trace. A flash sale answers
+   * thousands of these a second and nobody reads their stacks; capturing them costs real CPU.
+   */
+  static refusal(code: ErrorCode, message?: string): AppError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new AppError(code, message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }

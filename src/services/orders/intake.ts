@@ -4,6 +4,7 @@ import type { SnowflakeGenerator } from "../../platform/ids/snowflake.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import type { Stream } from "../../platform/queue/stream.js";
+import type { Product } from "../catalog/api.js";
 import type { ServiceClients } from "../service-module.js";
 import { encodeOrderRequest, ORDER_REQUESTS_TOPIC, type OrderRequest } from "./order-request.js";
 
@@ -51,7 +52,7 @@ export class OrderIntake {
       // replay of an order that was accepted, whose first answer (202) it must get again.
       if ((this.soldOutUntil.get(order.sku) ?? 0) > Date.now()) {
         this.outcomes.inc({ outcome: "sold_out_flag" });
-        throw new AppError("sold_out");
+        throw AppError.refusal("sold_out");
       }
       return this.placeOnce(order, undefined);
     }
@@ -70,11 +71,8 @@ export class OrderIntake {
 
   private async placeOnce(order: PlaceOrder, idempotencyKey: string | undefined): Promise<string> {
     const { clients, stream, ids } = this.deps;
-    const product = await clients.catalog.productBySku({ sku: order.sku });
-    if (!product) {
-      this.outcomes.inc({ outcome: "unknown_sku" });
-      throw new AppError("unknown_sku", `No product has SKU "${order.sku}".`);
-    }
+    // Reserve first: most requests in a flash sale are refused, and a refusal needs nothing else.
+    // The product (for the price) is looked up only for an order that will be written.
     const orderId = ids.next(virtualShardForKey(order.userId));
     const result = await clients.inventory.reserve({
       orderId,
@@ -88,24 +86,29 @@ export class OrderIntake {
       switch (result.reason) {
         case "sold_out":
           if (result.available === 0) this.soldOutUntil.set(order.sku, Date.now() + SOLD_OUT_FLAG_MS);
-          throw new AppError(
+          throw AppError.refusal(
             "sold_out",
             result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
           );
         case "limit_exceeded":
-          throw new AppError("limit_exceeded");
-        case "no_sale":
+          throw AppError.refusal("limit_exceeded");
         case "sale_not_open":
-          throw new AppError("sale_not_open");
+          throw AppError.refusal("sale_not_open");
+        case "no_sale":
+          if (!(await clients.catalog.productBySku({ sku: order.sku }))) {
+            throw AppError.refusal("unknown_sku", `No product has SKU "${order.sku}".`);
+          }
+          throw AppError.refusal("sale_not_open");
       }
     }
     if (result.outcome === "duplicate") {
       if (result.sku !== order.sku || result.quantity !== order.quantity) {
         this.outcomes.inc({ outcome: "idempotency_key_reused" });
-        throw new AppError("idempotency_key_reused");
+        throw AppError.refusal("idempotency_key_reused");
       }
       this.outcomes.inc({ outcome: "replayed" });
       if (!result.stored) {
+        const product = await this.productFor(order.sku);
         // The first attempt may have died between reserving and appending, so the order may not
         // be in the stream: append it again. The worker stores an order id once, however often
         // it arrives. If this append fails the reservation stays: the first one may have landed.
@@ -123,6 +126,13 @@ export class OrderIntake {
       return result.orderId;
     }
 
+    let product: Product;
+    try {
+      product = await this.productFor(order.sku);
+    } catch (error) {
+      await clients.inventory.release({ orderIds: [orderId] }).catch(() => {});
+      throw error;
+    }
     const request = this.requestFor(
       orderId,
       order,
@@ -141,6 +151,13 @@ export class OrderIntake {
     }
     this.outcomes.inc({ outcome: "accepted" });
     return orderId;
+  }
+
+  /** The product an order is priced from; its sale exists, so the product does too. */
+  private async productFor(sku: string): Promise<Product> {
+    const product = await this.deps.clients.catalog.productBySku({ sku });
+    if (!product) throw new AppError("dependency_failed", `The catalog has no product for SKU "${sku}".`);
+    return product;
   }
 
   private requestFor(
