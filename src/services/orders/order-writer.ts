@@ -39,7 +39,12 @@ export class OrderWriter {
   private readonly batches;
 
   constructor(private readonly options: OrderWriterOptions) {
-    this.bucket = options.writeRate > 0 ? new TokenBucket(options.writeRate, options.writeRate) : undefined;
+    // The burst allowance is one batch, not a second's worth: after a quiet spell the first second
+    // may otherwise write twice the ceiling, which is exactly what peak shaving must not do.
+    this.bucket =
+      options.writeRate > 0
+        ? new TokenBucket(options.writeRate, Math.max(1, Math.min(options.batchSize, options.writeRate)))
+        : undefined;
     this.stored = options.metrics.counter(
       "orders_stored_total",
       "Orders written to the database by workers.",
