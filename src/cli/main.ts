@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { registerBenchCommand } from "../bench/command.js";
 import { ConfigError, loadConfig } from "../platform/config/load-config.js";
 import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js";
 import { createLogger } from "../platform/observability/logger.js";
@@ -92,6 +93,8 @@ program
       else process.stdout.write(`${text}\n`);
     }
   });
+
+registerBenchCommand(program);
 
 registerCacheCommand(program);
 

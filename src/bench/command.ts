@@ -1,0 +1,126 @@
+import { type Command, InvalidArgumentError } from "commander";
+import {
+  BASELINES_FOR,
+  BenchOptionError,
+  COMMON_DEFAULTS,
+  parseScenario,
+  type RawBenchOptions,
+  resolveBenchOptions,
+  SCENARIO_DEFAULTS,
+  SCENARIOS,
+} from "./options.js";
+
+const flashDefaults = SCENARIO_DEFAULTS["flash-sale"];
+const lengthOf = (scenario: keyof typeof SCENARIO_DEFAULTS) => {
+  const length = SCENARIO_DEFAULTS[scenario].length;
+  return length.kind === "requests" ? `${length.count} requests` : `${length.seconds} s`;
+};
+
+/** The help text is built from the same defaults the code applies, so the two cannot disagree. */
+const HELP_AFTER = `
+Scenarios:
+  catalog-read  GET /products/:id, ids Zipf-distributed over a seeded catalog (cache warmed first)
+  flash-sale    a burst of distinct buyers (own token, own Idempotency-Key) POSTing /orders for one
+                SKU, far more buyers than stock; waits for the backlog to drain, then checks the
+                invariants through the target's API and exits non-zero on any FAIL
+  mixed         browse / order / status poll in the --mix proportions
+
+Defaults per scenario:
+  catalog-read  ${lengthOf("catalog-read")}, ${SCENARIO_DEFAULTS["catalog-read"].connections} connections, warm-up ${SCENARIO_DEFAULTS["catalog-read"].warmup} (every product is read once before the run anyway)
+  flash-sale    ${lengthOf("flash-sale")}, ${flashDefaults.connections} connections, stock ${flashDefaults.stock}, one buyer per request (${flashDefaults.users} with --duration), warm-up ${flashDefaults.warmup}
+  mixed         ${lengthOf("mixed")}, ${SCENARIO_DEFAULTS.mixed.connections} connections, stock ${SCENARIO_DEFAULTS.mixed.stock}, ${SCENARIO_DEFAULTS.mixed.users} buyers, warm-up ${SCENARIO_DEFAULTS.mixed.warmup}
+
+Baselines (--compare): ceiling (bare node:http, fixed JSON body) for every scenario; naive (one
+database transaction per order, no cache, no queue) for ${Object.entries(BASELINES_FOR)
+  .filter(([, baselines]) => baselines.includes("naive"))
+  .map(([scenario]) => scenario)
+  .join(", ")}.
+Results: <out>/<scenario>-<time>.json and .html (and .cpuprofile with --cpu-prof).
+Examples:
+  floodgate bench flash-sale --compare ceiling,naive --runs 3
+  floodgate bench catalog-read --duration 15 --compare ceiling
+  floodgate bench flash-sale --rate 3000 --requests 30000 --cpu-prof
+`;
+
+const asScenario = (value: string) => {
+  try {
+    return parseScenario(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+/** Adds `floodgate bench <scenario>` to the CLI. */
+export function registerBenchCommand(program: Command): void {
+  program
+    .command("bench")
+    .description(
+      "Measure Floodgate under load (and against baselines), check the invariants, write a report.",
+    )
+    .argument("<scenario>", SCENARIOS.join(" | "), asScenario)
+    .option("--duration <seconds>", "run for this long (default: per scenario, see below)")
+    .option("--requests <n>", "send exactly this many requests instead of running for a time")
+    .option("--connections <n>", "connections (closed model: concurrent clients; open model: the most used)")
+    .option(
+      "--rate <req/s>",
+      "open model: send at this fixed rate whatever the answers (default: closed model)",
+    )
+    .option("--stock <units>", "units on sale (flash-sale, mixed)")
+    .option("--users <n>", "distinct buyers, each with its own token and Idempotency-Key")
+    .option(
+      "--warmup <requests>",
+      "unmeasured requests first, so the target's JIT is warm (0 = measure a cold start)",
+    )
+    .option(
+      "--write-rate <orders/s>",
+      `the target's FLOODGATE_ORDER_WRITE_RATE; 0 = no ceiling (default ${COMMON_DEFAULTS.writeRate})`,
+    )
+    .option(
+      "--batch-size <n>",
+      "the target's FLOODGATE_ORDER_BATCH_SIZE (default: a tenth of a second of --write-rate, 500 without one)",
+    )
+    .option("--products <n>", `catalog size for catalog-read and mixed (default ${COMMON_DEFAULTS.products})`)
+    .option("--zipf <s>", `Zipf exponent of product popularity (default ${COMMON_DEFAULTS.zipfExponent})`)
+    .option("--mix <b/o/p>", `mixed: browse/order/poll proportions (default ${COMMON_DEFAULTS.mix})`)
+    .option("--url <url>", "bench this already-running server (127.0.0.1) instead of starting one")
+    .option(
+      "--compare <baselines>",
+      "also run baselines with identical load: ceiling, naive (comma-separated)",
+    )
+    .option("--runs <k>", `repeat every target k times and report medians (default ${COMMON_DEFAULTS.runs})`)
+    .option("--database-url <url>", "the naive baseline uses this PostgreSQL (127.0.0.1) instead of PGlite")
+    .option(
+      "--target-env <NAME=value...>",
+      "FLOODGATE_* settings for the Floodgate the bench starts, e.g. FLOODGATE_CACHE_URL=redis://127.0.0.1:6379",
+    )
+    .option("--cpu-prof", "run the target under node --cpu-prof; the profile goes next to the results")
+    .option("--out <dir>", `results directory (default ${COMMON_DEFAULTS.outDir})`)
+    .option("--json-only", "print only the JSON result on stdout (progress still goes to stderr)")
+    .option("--seed <n>", `seed of the request sequence (default ${COMMON_DEFAULTS.seed})`)
+    .addHelpText("after", HELP_AFTER)
+    .action(async (scenario: ReturnType<typeof parseScenario>, raw: RawBenchOptions) => {
+      let options: ReturnType<typeof resolveBenchOptions>;
+      try {
+        options = resolveBenchOptions(scenario, raw);
+      } catch (error) {
+        if (!(error instanceof BenchOptionError)) throw error;
+        process.stderr.write(`floodgate bench: ${error.message}\n`);
+        process.exit(2);
+      }
+      // Loaded only when benching: the other commands need none of the load-generation code.
+      const { runBench } = await import("./run-bench.js");
+      const command = ["floodgate", ...process.argv.slice(2)].join(" ");
+      try {
+        const { exitCode } = await runBench(
+          options,
+          { stdout: process.stdout, stderr: process.stderr },
+          command,
+        );
+        process.exitCode = exitCode;
+      } catch (error) {
+        if (!(error instanceof BenchOptionError)) throw error;
+        process.stderr.write(`floodgate bench: ${error.message}\n`);
+        process.exit(2);
+      }
+    });
+}

@@ -1,0 +1,77 @@
+import type { FlashSaleAudit, StockLevelsView, StoredOrderView } from "./invariants.js";
+import type { TargetApi } from "./target-api.js";
+
+const PAGE_SIZE = 100;
+/** Bounds the page walk: a million orders, far beyond any run the bench makes. */
+const MAX_PAGES = 10_000;
+const DRAIN_POLL_MS = 250;
+
+export interface DrainOutcome {
+  readonly drained: boolean;
+  readonly waitedMs: number;
+  readonly reservedAtEnd: number | null;
+}
+
+/** The sale's stock levels, or null when the sale cannot be read. */
+export async function saleLevels(api: TargetApi, sku: string): Promise<StockLevelsView | null> {
+  const response = await api.request<{ levels?: StockLevelsView }>("GET", `/admin/sales/${sku}`, {
+    admin: true,
+  });
+  return response.status === 200 && response.body.levels ? response.body.levels : null;
+}
+
+/**
+ * Waits until every accepted order of the sale has been written (nothing left reserved) and the
+ * queue is empty, polling the target's API, for at most `timeoutMs`.
+ */
+export async function waitForDrain(
+  api: TargetApi,
+  sku: string,
+  options: {
+    readonly timeoutMs: number;
+    readonly queueDepth: () => number | undefined;
+    readonly onProgress: (reserved: number | null, queueDepth: number | undefined) => void;
+  },
+): Promise<DrainOutcome> {
+  const started = Date.now();
+  let reserved: number | null = null;
+  while (Date.now() - started < options.timeoutMs) {
+    reserved = (await saleLevels(api, sku))?.reserved ?? null;
+    const depth = options.queueDepth();
+    options.onProgress(reserved, depth);
+    if (reserved === 0 && (depth === undefined || depth === 0)) {
+      return { drained: true, waitedMs: Date.now() - started, reservedAtEnd: 0 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+  }
+  return { drained: false, waitedMs: Date.now() - started, reservedAtEnd: reserved };
+}
+
+/** Every stored order, walking `GET /admin/orders` page by page. */
+export async function allStoredOrders(api: TargetApi): Promise<StoredOrderView[]> {
+  const orders: StoredOrderView[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const path: string = `/admin/orders?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const body: { items: StoredOrderView[]; nextCursor: string | null } = await api.expect<{
+      items: StoredOrderView[];
+      nextCursor: string | null;
+    }>(200, "GET", path, {
+      admin: true,
+    });
+    orders.push(...body.items);
+    cursor = body.nextCursor;
+    if (!cursor) return orders;
+  }
+  throw new Error(`more than ${MAX_PAGES * PAGE_SIZE} stored orders; the audit stops there`);
+}
+
+/** Gathers what the invariant checker needs, from the target's own API. */
+export async function gatherFlashSaleAudit(
+  api: TargetApi,
+  sale: { readonly sku: string; readonly stock: number },
+  acceptedOrderIds: readonly string[],
+): Promise<FlashSaleAudit> {
+  const [levels, storedOrders] = await Promise.all([saleLevels(api, sale.sku), allStoredOrders(api)]);
+  return { sku: sale.sku, stock: sale.stock, acceptedOrderIds, levels, storedOrders };
+}

@@ -1,0 +1,101 @@
+/** Stock levels as `GET /admin/sales/:sku` reports them. */
+export interface StockLevelsView {
+  readonly stock: number;
+  readonly available: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+/** A stored order as `GET /admin/orders` lists it (only the fields the checks need). */
+export interface StoredOrderView {
+  readonly id: string;
+  readonly sku: string;
+  readonly quantity: number;
+  readonly status: string;
+}
+
+export interface FlashSaleAudit {
+  /** The stock the sale was opened with. */
+  readonly stock: number;
+  /** The SKU the burst bought; stored orders of other SKUs are ignored. */
+  readonly sku: string;
+  /** The orderId of every 202 the generator received (a replay repeats its id). */
+  readonly acceptedOrderIds: readonly string[];
+  /** Levels after the drain; null when the sale could not be read. */
+  readonly levels: StockLevelsView | null;
+  /** Every stored order, all pages. */
+  readonly storedOrders: readonly StoredOrderView[];
+}
+
+export interface InvariantResult {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly detail: string;
+}
+
+/**
+ * The flash-sale guarantees, checked against what the target reports through its own API after
+ * the backlog drained. Pure: the caller fetches, this decides, so crafted inputs can test it.
+ */
+export function checkFlashSaleInvariants(audit: FlashSaleAudit): InvariantResult[] {
+  const orders = audit.storedOrders.filter((order) => order.sku === audit.sku);
+  const timesStored = new Map<string, number>();
+  for (const order of orders) timesStored.set(order.id, (timesStored.get(order.id) ?? 0) + 1);
+  const accepted = new Set(audit.acceptedOrderIds);
+  const live = orders.filter((order) => order.status !== "cancelled");
+  const liveUnits = live.reduce((units, order) => units + order.quantity, 0);
+
+  const notStoredOnce = [...accepted].filter((id) => timesStored.get(id) !== 1);
+  const duplicated = [...timesStored].filter(([, count]) => count > 1).map(([id]) => id);
+  const levels = audit.levels;
+  const sample = (ids: readonly string[]) => `${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", …" : ""}`;
+
+  return [
+    {
+      name: "every 202's orderId is stored exactly once",
+      pass: notStoredOnce.length === 0,
+      detail:
+        notStoredOnce.length === 0
+          ? `${accepted.size} accepted, all stored once`
+          : `${notStoredOnce.length} of ${accepted.size} accepted ids stored 0 or 2+ times: ${sample(notStoredOnce)}`,
+    },
+    {
+      name: "no order id is stored twice",
+      pass: duplicated.length === 0,
+      detail:
+        duplicated.length === 0
+          ? `${orders.length} stored orders, ${timesStored.size} distinct ids`
+          : `${duplicated.length} ids stored more than once: ${sample(duplicated)}`,
+    },
+    levels === null
+      ? { name: "sold ≤ stock", pass: false, detail: "the sale's levels could not be read" }
+      : {
+          name: "sold ≤ stock",
+          pass: levels.sold <= audit.stock && levels.stock === audit.stock,
+          detail: `sold ${levels.sold}, stock ${levels.stock} (opened with ${audit.stock})`,
+        },
+    levels === null
+      ? { name: "sold = stored live orders", pass: false, detail: "the sale's levels could not be read" }
+      : {
+          name: "sold = stored live orders",
+          pass: levels.sold === liveUnits,
+          detail: `sold ${levels.sold}, live (not cancelled) orders hold ${liveUnits} units in ${live.length} orders`,
+        },
+    levels === null
+      ? { name: "stock is conserved", pass: false, detail: "the sale's levels could not be read" }
+      : {
+          name: "stock is conserved",
+          pass: levels.available + levels.reserved + levels.sold === levels.stock,
+          detail: `available ${levels.available} + reserved ${levels.reserved} + sold ${levels.sold} = ${
+            levels.available + levels.reserved + levels.sold
+          }, stock ${levels.stock}`,
+        },
+    levels === null
+      ? { name: "backlog drained", pass: false, detail: "the sale's levels could not be read" }
+      : {
+          name: "backlog drained",
+          pass: levels.reserved === 0,
+          detail: `${levels.reserved} units still reserved (accepted, not yet stored)`,
+        },
+  ];
+}

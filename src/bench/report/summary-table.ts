@@ -1,0 +1,206 @@
+import { describeLoad } from "../options.js";
+import { representativeRun } from "./build-report.js";
+import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
+import type { BenchReport, RunRecord } from "./result-types.js";
+
+const PROFILE_LINES = 12;
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join("  "),
+  );
+}
+
+/** Settings of the target the load was measured against, in one line. */
+export function describeTargetSettings(report: BenchReport): string {
+  const { options } = report;
+  const parts = [`Floodgate: ${report.floodgateTarget}`];
+  if (options.scenario !== "catalog-read") parts.push(`stock ${formatNumber(options.stock)}`);
+  if (options.scenario !== "catalog-read") parts.push(`${formatNumber(options.users)} buyers`);
+  if (options.scenario !== "flash-sale")
+    parts.push(`${formatNumber(options.products)} products, Zipf s=${options.zipfExponent}`);
+  if (options.url === null) {
+    parts.push(
+      options.writeRate > 0
+        ? `write ceiling ${formatNumber(options.writeRate)} orders/s (batch ${options.batchSize})`
+        : `no write ceiling (batch ${options.batchSize})`,
+    );
+  }
+  return parts.join(" · ");
+}
+
+function runResponses(run: RunRecord): string {
+  const codes = Object.keys(run.generator.errorCodes).length
+    ? ` (${formatCounts(run.generator.errorCodes)})`
+    : "";
+  const transport = Object.keys(run.generator.transportErrors).length
+    ? ` · no answer: ${formatCounts(run.generator.transportErrors)}`
+    : "";
+  return `${formatCounts(run.generator.statusCounts)}${codes}${transport}`;
+}
+
+/** The human summary printed on stdout at the end. */
+export function renderSummary(report: BenchReport): string {
+  const { environment: env, options } = report;
+  const lines: string[] = [];
+  lines.push(
+    `floodgate bench ${report.scenario} · ${report.date} · commit ${env.commit?.slice(0, 12) ?? "unknown"}${
+      env.dirty ? " (+ uncommitted changes)" : ""
+    } · ${env.cpus} CPUs · node ${env.node}`,
+  );
+  lines.push(
+    `load: ${describeLoad(options)} · ${options.runs} run(s) per target · ${describeTargetSettings(report)}`,
+  );
+  lines.push("");
+  lines.push(
+    ...table([
+      [
+        "target",
+        "runs",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors",
+        "target CPU",
+        "gen CPU",
+        "others",
+        "gen capacity",
+      ],
+      ...report.summaries.map((summary) => [
+        summary.target,
+        String(summary.runs),
+        formatNumber(summary.throughputRps),
+        formatMs(summary.latencyMs.p50),
+        formatMs(summary.latencyMs.p90),
+        formatMs(summary.latencyMs.p99),
+        formatMs(summary.latencyMs.p999),
+        formatMs(summary.latencyMs.max),
+        formatNumber(summary.errors),
+        formatCores(summary.targetCores),
+        formatCores(summary.generatorCoresUsed),
+        formatCores(summary.otherCores),
+        summary.generatorCapacityRps === null ? "–" : `${formatNumber(summary.generatorCapacityRps)} req/s`,
+      ]),
+    ]),
+  );
+  lines.push(
+    "  (medians over runs; errors = no answer or 5xx; CPU in cores (1.00 = one core busy) while loaded:",
+  );
+  lines.push("   the target, the load generator, and other processes on the machine (noise); gen capacity =");
+  lines.push("   requests the generator completes per second of its own CPU, i.e. the most it could drive)");
+  for (const summary of report.summaries) {
+    if (summary.generatorCoresUsed !== null && summary.generatorCoresUsed >= 0.85) {
+      lines.push(
+        `  note: the generator used ${formatCores(summary.generatorCoresUsed)} cores against ${summary.target}: that throughput is the generator's limit on this machine, not the target's`,
+      );
+    }
+    if (summary.otherCores !== null && summary.otherCores >= 0.25) {
+      lines.push(
+        `  note: other processes used ${formatCores(summary.otherCores)} cores during the ${summary.target} runs: the machine was shared`,
+      );
+    }
+  }
+  if (report.comparisons.length > 0) {
+    lines.push("");
+    for (const comparison of report.comparisons) {
+      lines.push(
+        `floodgate vs ${comparison.baseline}: throughput ${formatRatio(comparison.throughputRatio)} (per core of target CPU ${formatRatio(
+          comparison.throughputPerCoreRatio,
+        )}) · p99 ${formatRatio(comparison.p99LatencyRatio)} lower (baseline p99 ÷ floodgate p99)`,
+      );
+    }
+  }
+  const byKind = report.runs.filter((run) => Object.keys(run.generator.latencyByKindMs).length > 1);
+  if (byKind.length > 0) {
+    lines.push("");
+    lines.push("latency by request kind (p50 / p99 ms):");
+    for (const run of byKind) {
+      const kinds = Object.entries(run.generator.latencyByKindMs).map(
+        ([kind, latency]) =>
+          `${kind} ${formatMs(latency?.p50)} / ${formatMs(latency?.p99)} (×${formatNumber(latency?.count)})`,
+      );
+      lines.push(`  ${run.target} run ${run.run}: ${kinds.join(" · ")}`);
+    }
+  }
+  lines.push("");
+  lines.push("responses by status (error.code):");
+  for (const run of report.runs) lines.push(`  ${run.target} run ${run.run}: ${runResponses(run)}`);
+  const drains = report.runs.filter((run) => run.drain !== null);
+  if (drains.length > 0) {
+    lines.push(
+      `drain after the burst: ${drains
+        .map(
+          (run) =>
+            `run ${run.run} ${run.drain!.drained ? `${formatNumber(run.drain!.waitedMs / 1000, 1)} s` : "NOT DRAINED"}`,
+        )
+        .join(" · ")}`,
+    );
+  }
+  for (const run of report.runs) {
+    const shaving = peakShavingOf(report, run);
+    if (shaving) {
+      const drained = run.drain?.drained ? run.drain.waitedMs / 1000 : null;
+      lines.push(`peak shaving, ${run.target} run ${run.run}: ${describePeakShaving(shaving, drained)}`);
+    }
+  }
+  const audited = report.runs.filter((run) => run.invariants !== null);
+  if (audited.length > 0) {
+    lines.push("");
+    lines.push("invariants (checked through the target's API after the drain):");
+    for (const run of audited) {
+      for (const invariant of run.invariants!) {
+        lines.push(
+          `  run ${run.run}  ${invariant.pass ? "PASS" : "FAIL"}  ${invariant.name} — ${invariant.detail}`,
+        );
+      }
+    }
+  }
+  if (report.goals.length > 0) {
+    lines.push("");
+    lines.push("goals:");
+    for (const goal of report.goals) {
+      const verdict = goal.met === null ? "n/a " : goal.met ? "MET " : "MISS";
+      lines.push(
+        `  ${verdict}  ${goal.goal}: ${formatRatio(goal.measured)} (needs ${formatRatio(goal.required)}) — ${goal.note}`,
+      );
+    }
+  }
+  const profiled = representativeRun(
+    report.runs.filter((run) => run.cpuProfile !== null),
+    "floodgate",
+  );
+  if (profiled?.cpuProfile) {
+    const { loadWindow: summary, file } = profiled.cpuProfile;
+    lines.push("");
+    lines.push(
+      `CPU profile of the target's main thread during the load and drain (run ${profiled.run}; busy ${formatNumber(
+        summary.busyMs / 1000,
+        1,
+      )} s of ${formatNumber(summary.totalMs / 1000, 1)} s; shares of busy time, self time): ${file}`,
+    );
+    lines.push(
+      `  by area: ${summary.topAreas
+        .slice(0, 8)
+        .map((area) => `${area.area} ${area.selfPercent}%`)
+        .join(" · ")}`,
+    );
+    for (const entry of summary.topFunctions.slice(0, PROFILE_LINES)) {
+      const where = shortPath(
+        entry.location || (entry.calledFrom ? `native, called from ${entry.calledFrom}` : ""),
+      );
+      lines.push(`  ${`${entry.selfPercent.toFixed(1)}%`.padStart(6)}  ${entry.functionName}  ${where}`);
+    }
+  }
+  lines.push("");
+  lines.push(`results: ${report.files.json}`);
+  lines.push(`report:  ${report.files.html}`);
+  lines.push(`summary: ${report.files.markdown}`);
+  return `${lines.join("\n")}\n`;
+}
