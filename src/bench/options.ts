@@ -1,15 +1,19 @@
 export const SCENARIOS = ["catalog-read", "flash-sale", "mixed"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-export const BASELINES = ["ceiling", "naive"] as const;
+/**
+ * ceiling: a bare node:http server; naive: one transaction per order; uncached: Floodgate itself
+ * with FLOODGATE_CACHE_URL=none:// (every read to the database).
+ */
+export const BASELINES = ["ceiling", "naive", "uncached"] as const;
 export type Baseline = (typeof BASELINES)[number];
 export type TargetName = "floodgate" | Baseline;
 
 /** Which baselines make sense for which scenario: the naive server only takes orders. */
 export const BASELINES_FOR: Readonly<Record<Scenario, readonly Baseline[]>> = {
-  "catalog-read": ["ceiling"],
+  "catalog-read": ["ceiling", "uncached"],
   "flash-sale": ["ceiling", "naive"],
-  mixed: ["ceiling"],
+  mixed: ["ceiling", "uncached"],
 };
 
 export type RunLength =

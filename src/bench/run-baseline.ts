@@ -23,7 +23,7 @@ const BASELINE_WARM_UP_SKU = "BENCH-WARMUP";
  */
 export async function runBaselineOnce(
   context: RunContext,
-  baseline: Baseline,
+  baseline: Exclude<Baseline, "uncached">,
   run: number,
 ): Promise<RunRecord> {
   const { options, progress } = context;

@@ -56,7 +56,16 @@ export async function runBench(
   const runs: RunRecord[] = [];
   for (let run = 1; run <= options.runs; run++) {
     runs.push(await runFloodgateOnce(context, run));
-    for (const baseline of options.compare) runs.push(await runBaselineOnce(context, baseline, run));
+    for (const baseline of options.compare) {
+      runs.push(
+        baseline === "uncached"
+          ? await runFloodgateOnce(context, run, {
+              target: "uncached",
+              env: { FLOODGATE_CACHE_URL: "none://" },
+            })
+          : await runBaselineOnce(context, baseline, run),
+      );
+    }
   }
   const summaries = summarizeTargets(runs);
   const comparisons = compareWithBaselines(summaries);

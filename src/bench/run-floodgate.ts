@@ -14,6 +14,7 @@ import { type DrainOutcome, gatherFlashSaleAudit, waitForDrain } from "./flash-s
 import { buildGeneratorJob } from "./generator-job.js";
 import { checkFlashSaleInvariants } from "./invariants.js";
 import { runMeasuredLoad } from "./measured-load.js";
+import type { TargetName } from "./options.js";
 import type { RunRecord } from "./report/result-types.js";
 import type { RunContext } from "./run-context.js";
 import { toRunRecord } from "./run-record.js";
@@ -44,11 +45,22 @@ type MeasuredRun = Omit<RunRecord, "cpuProfile" | "targetExit">;
  * One Floodgate run: start a fresh target (or use --url), measure it, and stop it gracefully in
  * every case (a failed run must not leave a server behind); stopping writes the CPU profile.
  */
-export async function runFloodgateOnce(context: RunContext, run: number): Promise<RunRecord> {
+/** Which Floodgate a run measures: the one configured by the options, or a variant of it. */
+export interface FloodgateVariant {
+  readonly target: TargetName;
+  /** Settings on top of --target-env (e.g. the uncached baseline's FLOODGATE_CACHE_URL=none://). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export async function runFloodgateOnce(
+  context: RunContext,
+  run: number,
+  variant: FloodgateVariant = { target: "floodgate", env: {} },
+): Promise<RunRecord> {
   const { options, progress } = context;
-  const label = `floodgate run ${run}/${options.runs}`;
+  const label = `${variant.target} run ${run}/${options.runs}`;
   const dataDir = options.url ? null : mkdtempSync(join(tmpdir(), "floodgate-bench-"));
-  const profilePath = join(context.outDir, `${context.filePrefix}-floodgate-run${run}.cpuprofile`);
+  const profilePath = join(context.outDir, `${context.filePrefix}-${variant.target}-run${run}.cpuprofile`);
   const profileDir = options.cpuProf ? `${profilePath}.d` : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const untrack = [dataDir, profileDir].flatMap((path) => (path ? [trackTemporaryDirectory(path)] : []));
@@ -67,7 +79,7 @@ export async function runFloodgateOnce(context: RunContext, run: number): Promis
           writeRate: options.writeRate,
           batchSize: options.batchSize,
           cpuProfileDir: profileDir,
-          env: options.targetEnv,
+          env: { ...options.targetEnv, ...variant.env },
         })
       : { url: options.url!, pid: null, output: () => "", stop: async () => null };
   } catch (error) {
@@ -77,7 +89,7 @@ export async function runFloodgateOnce(context: RunContext, run: number): Promis
   let measured: { record: MeasuredRun; hotPath: MonotonicWindow } | undefined;
   let failure: unknown;
   try {
-    measured = await measure(context, run, label, target);
+    measured = await measure(context, run, label, target, variant.target);
   } catch (error) {
     failure = error;
   }
@@ -107,6 +119,7 @@ async function measure(
   run: number,
   label: string,
   target: RunningTarget,
+  targetName: TargetName,
 ): Promise<{ record: MeasuredRun; hotPath: MonotonicWindow }> {
   const { options, progress } = context;
   const runTag = randomBytes(4).toString("hex");
@@ -173,7 +186,7 @@ async function measure(
           )
         : null;
     const record = toRunRecord({
-      target: "floodgate",
+      target: targetName,
       run,
       startedAt,
       result,

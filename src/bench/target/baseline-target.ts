@@ -11,7 +11,7 @@ import {
 } from "./child-process.js";
 import type { RunningTarget } from "./running-target.js";
 
-const SERVER_MODULES: Readonly<Record<Baseline, string>> = {
+const SERVER_MODULES: Readonly<Record<Exclude<Baseline, "uncached">, string>> = {
   ceiling: fileURLToPath(new URL("./ceiling-server.ts", import.meta.url)),
   naive: fileURLToPath(new URL("./naive-server.ts", import.meta.url)),
 };

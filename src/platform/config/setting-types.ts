@@ -53,7 +53,7 @@ function redacted(text: string): string {
  * WHATWG URL parser rejects; each adapter parses its own URL when it connects.
  */
 function checkUrl(text: string, schemes: readonly string[]): string {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\/./i.exec(text)?.[1]?.toLowerCase();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (!scheme) throw new SettingValueError(`"${redacted(text)}" is not a URL`);
   if (!schemes.includes(scheme)) throw new SettingValueError(`scheme "${scheme}://" is not supported`);
   return text;
