@@ -47,6 +47,7 @@ describe("loadConfig", () => {
       env: { FLOODGATE_CACHE_URL: "redis-cluster://127.0.0.1:7000,127.0.0.1:7001" },
     });
     expect(config.cacheUrl).toBe("redis-cluster://127.0.0.1:7000,127.0.0.1:7001");
+    expect(loadConfig({ env: { FLOODGATE_CACHE_URL: "none://" } }).cacheUrl).toBe("none://");
     expect(() => loadConfig({ env: { FLOODGATE_CACHE_URL: "mysql://root:hunter2@db/x" } })).toThrow(
       /not supported/,
     );
