@@ -230,7 +230,8 @@ export class ReadThroughCache {
     }
     const shared = await this.l2Get(key, true);
     if (shared !== undefined) {
-      await this.l1.set(key, shared, this.l1TtlMs);
+      // Jittered like every TTL: entries filled together (a warm-up) must not all leave L1 at once.
+      await this.l1.set(key, shared, jitteredTtl(this.l1TtlMs, 0.5));
       return shared;
     }
     const token = await this.options.lock.tryAcquire(key, LOCK_TTL_MS).catch(() => "unlocked");
@@ -239,7 +240,7 @@ export class ReadThroughCache {
         // Another process is loading this key: give it a moment to fill L2 instead of all loading.
         const filled = await this.waitForL2(key);
         if (filled !== undefined) {
-          await this.l1.set(key, filled, this.l1TtlMs);
+          await this.l1.set(key, filled, jitteredTtl(this.l1TtlMs, 0.5));
           return filled;
         }
       }
@@ -250,7 +251,7 @@ export class ReadThroughCache {
       // caching it could outlive both deletes, so it is returned but not stored.
       if (Date.now() - started <= this.doubleDeleteDelayMs) {
         await this.breaker.execute(() => l2.set(key, value, ttl)).catch(() => {});
-        await this.l1.set(key, value, Math.min(ttl, this.l1TtlMs));
+        await this.l1.set(key, value, Math.min(ttl, jitteredTtl(this.l1TtlMs, 0.5)));
       }
       return value;
     } finally {
