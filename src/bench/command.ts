@@ -50,8 +50,21 @@ const asScenario = (value: string) => {
   }
 };
 
-/** Adds `floodgate bench <scenario>` to the CLI. */
+/** Adds `floodgate bench <scenario>` (and `floodgate bench-summary <result.json>`) to the CLI. */
 export function registerBenchCommand(program: Command): void {
+  program
+    .command("bench-summary")
+    .description(
+      "Render the Markdown summary of a bench result JSON again (after the summary format changed).",
+    )
+    .argument("<result.json>", "a result written by floodgate bench")
+    .action(async (file: string) => {
+      const { readFileSync } = await import("node:fs");
+      const { renderMarkdownSummary } = await import("./report/markdown-summary.js");
+      const report = JSON.parse(readFileSync(file, "utf8")) as Parameters<typeof renderMarkdownSummary>[0];
+      process.stdout.write(renderMarkdownSummary(report));
+    });
+
   program
     .command("bench")
     .description(

@@ -1,5 +1,6 @@
 import { describeLoad } from "../options.js";
 import { representativeRun } from "./build-report.js";
+import { cacheFiguresOf, describeCacheFigures } from "./cache-figures.js";
 import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
@@ -96,6 +97,10 @@ export function renderMarkdownSummary(report: BenchReport): string {
       );
       lines.push(`- latency by request kind, ${summary.target} run ${run.run}: ${parts.join(" · ")}`);
     }
+  }
+  for (const run of report.runs) {
+    const cache = cacheFiguresOf(report, run);
+    if (cache) lines.push(`- cache, ${run.target} run ${run.run}: ${describeCacheFigures(cache)}`);
   }
   for (const run of report.runs) {
     const shaving = peakShavingOf(report, run);

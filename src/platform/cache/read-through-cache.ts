@@ -144,14 +144,15 @@ export class ReadThroughCache {
     const name = this.options.name;
     if (this.options.enabled === false) {
       this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
-      return this.loadLimited(load);
+      const value = await this.loadAndTime(load);
+      return value === MISSING ? undefined : value;
     }
     const writtenUntil = this.recentlyWritten.get(key);
     if (writtenUntil !== undefined) {
       if (writtenUntil > Date.now()) {
         this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
         // Collapsed too, but only with loads started after the write (invalidate clears these).
-        const value = await this.freshFlights.run(key, async () => (await this.loadLimited(load)) ?? MISSING);
+        const value = await this.freshFlights.run(key, () => this.loadAndTime(load));
         return value === MISSING ? undefined : value;
       }
       this.recentlyWritten.delete(key);
@@ -296,6 +297,7 @@ export class ReadThroughCache {
     return undefined;
   }
 
+  /** Every load from the source goes through here, so `cache_load_seconds` counts them all. */
   private async loadAndTime(load: () => Promise<string | undefined>): Promise<string> {
     const stop = this.metrics.loads.startTimer({ cache: this.options.name });
     try {
