@@ -167,8 +167,10 @@ describe("summaries, comparisons and goals", () => {
 
   it("cannot judge a goal whose baseline was not run, or a --url target", () => {
     const unmeasured = evaluateGoals(resolveBenchOptions("catalog-read", {}), [], []);
-    expect(unmeasured).toHaveLength(1);
+    expect(unmeasured).toHaveLength(2);
     expect(unmeasured[0]).toMatchObject({ measured: null, required: 0.6, met: null });
+    expect(unmeasured[1]).toMatchObject({ measured: null, required: 10, met: null });
+    expect(unmeasured[1]?.note).toContain("--compare uncached");
     const summaries = summarizeTargets([run("floodgate", 1, 900, 5), run("ceiling", 1, 1000, 4)]);
     const external = evaluateGoals(
       resolveBenchOptions("catalog-read", { url: "http://127.0.0.1:8080", compare: "ceiling" }),
@@ -177,6 +179,16 @@ describe("summaries, comparisons and goals", () => {
     );
     expect(external[0]).toMatchObject({ measured: 0.9, met: null });
     expect(evaluateGoals(resolveBenchOptions("mixed", {}), [], [])).toEqual([]);
+  });
+
+  it("judges catalog reads against the uncached baseline", () => {
+    const summaries = summarizeTargets([run("floodgate", 1, 2000, 5), run("uncached", 1, 100, 40)]);
+    const goals = evaluateGoals(
+      resolveBenchOptions("catalog-read", { compare: "uncached" }),
+      compareWithBaselines(summaries),
+      summaries,
+    );
+    expect(goals[1]).toMatchObject({ measured: 20, required: 10, met: true });
   });
 
   it("draws the run with the median throughput", () => {
