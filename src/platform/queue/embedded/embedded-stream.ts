@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { assertGroupOptions } from "../group-options.js";
 import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
 import { type ConsumerGroupContext, EmbeddedConsumerGroup, type TopicStorage } from "./consumer-group.js";
 import { DedupWindow } from "./dedup-window.js";
@@ -132,16 +133,7 @@ class EmbeddedStream implements Stream {
       throw this.closedError();
     }
     assertGroupName(group);
-    if (
-      !(options.visibilityTimeoutMs > 0) ||
-      !Number.isInteger(options.maxAttempts) ||
-      options.maxAttempts < 1
-    ) {
-      throw new RangeError(
-        `Consumer group "${group}" needs visibilityTimeoutMs > 0 and an integer maxAttempts >= 1, got ` +
-          `${options.visibilityTimeoutMs} and ${options.maxAttempts}`,
-      );
-    }
+    assertGroupOptions(group, options);
     const deadLetterTopic = options.deadLetterTopic ?? `${topic}.dead`;
     assertTopicName(deadLetterTopic);
     if (deadLetterTopic === topic) {

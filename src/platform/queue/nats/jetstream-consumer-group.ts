@@ -7,6 +7,7 @@ import {
 } from "@nats-io/jetstream";
 import { headers, type Msg, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { ConsumerGroup, Delivery, GroupOptions } from "../stream.js";
+import { WakeableSleep } from "../wakeable-sleep.js";
 import { parseAckSubject } from "./ack-subject.js";
 import type { TopicNames } from "./names.js";
 import {
@@ -88,7 +89,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
   private readonly activePulls = new Set<PendingPull>();
   private readonly deadLetterTasks = new Set<Promise<void>>();
   /** Woken on close and on connection changes, so waiting fetches re-check their situation. */
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleeps = new WakeableSleep();
   private readonly unsubscribeConnection: () => void;
   private consumerReady: Promise<void> | undefined;
   private closedError: Error | undefined;
@@ -405,25 +406,12 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
     }
   }
 
-  /** Resolves after `timeoutMs`, or earlier on close or a connection change. */
+  /** Resolves after `timeoutMs`, or earlier on close (or a connection change). */
   private sleep(timeoutMs: number): Promise<void> {
-    if (this.closedError !== undefined) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, timeoutMs);
-      this.sleepers.add(wake);
-    });
+    return this.closedError !== undefined ? Promise.resolve() : this.sleeps.sleep(timeoutMs);
   }
 
   private wakeSleepers(): void {
-    for (const wake of [...this.sleepers]) {
-      wake();
-    }
+    this.sleeps.wakeAll();
   }
 }

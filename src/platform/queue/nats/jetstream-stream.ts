@@ -10,6 +10,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { connect, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { assertGroupOptions } from "../group-options.js";
 import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
 import { JetStreamConsumerGroup, type JetStreamGroupHost } from "./jetstream-consumer-group.js";
 import {
@@ -197,16 +198,7 @@ class JetStreamStream implements Stream, JetStreamGroupHost {
       throw this.closedError();
     }
     assertGroupName(group);
-    if (
-      !(options.visibilityTimeoutMs > 0) ||
-      !Number.isInteger(options.maxAttempts) ||
-      options.maxAttempts < 1
-    ) {
-      throw new RangeError(
-        `Consumer group "${group}" needs visibilityTimeoutMs > 0 and an integer maxAttempts >= 1, got ` +
-          `${options.visibilityTimeoutMs} and ${options.maxAttempts}`,
-      );
-    }
+    assertGroupOptions(group, options);
     const names = this.names(topic);
     const deadLetterNames = this.names(options.deadLetterTopic ?? `${topic}.dead`);
     if (deadLetterNames.topic === topic) {

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { ConsumerGroup, Delivery, GroupOptions } from "../stream.js";
+import { WakeableSleep } from "../wakeable-sleep.js";
 import { readGroups } from "./group-info.js";
 import type { StreamScripts } from "./lua-scripts.js";
 import {
@@ -79,7 +80,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
   private readonly idleConnections: Redis[] = [];
   private readonly connections = new Set<Redis>();
   private readonly backgroundTasks = new Set<Promise<void>>();
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleeps = new WakeableSleep();
   private groupReady: Promise<void> | undefined;
   /** Where the next XAUTOCLAIM scan of the pending list resumes. */
   private claimCursor = "0-0";
@@ -383,26 +384,13 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
     }
   }
 
-  /** Resolves after `timeoutMs`, or earlier on close. */
+  /** Resolves after `timeoutMs`, or earlier on close (or a connection change). */
   private sleep(timeoutMs: number): Promise<void> {
-    if (this.closedError !== undefined) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, timeoutMs);
-      this.sleepers.add(wake);
-    });
+    return this.closedError !== undefined ? Promise.resolve() : this.sleeps.sleep(timeoutMs);
   }
 
   private wakeSleepers(): void {
-    for (const wake of [...this.sleepers]) {
-      wake();
-    }
+    this.sleeps.wakeAll();
   }
 }
 

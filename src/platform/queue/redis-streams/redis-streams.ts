@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
+import { assertGroupOptions } from "../group-options.js";
 import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
 import { readEntriesAdded, readGroups } from "./group-info.js";
 import { assertGroupName, dedupKey, delayedKey, streamKey } from "./keys.js";
@@ -214,16 +215,7 @@ class RedisStreams implements Stream, RedisGroupHost {
       throw this.closedError();
     }
     assertGroupName(group);
-    if (
-      !(options.visibilityTimeoutMs > 0) ||
-      !Number.isInteger(options.maxAttempts) ||
-      options.maxAttempts < 1
-    ) {
-      throw new RangeError(
-        `Consumer group "${group}" needs visibilityTimeoutMs > 0 and an integer maxAttempts >= 1, got ` +
-          `${options.visibilityTimeoutMs} and ${options.maxAttempts}`,
-      );
-    }
+    assertGroupOptions(group, options);
     const { keyPrefix } = this.settings;
     const deadLetterTopic = options.deadLetterTopic ?? `${topic}.dead`;
     const keys = {
