@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 /** How a baseline server child is configured (passed as its first argument, as JSON). */
 export type BaselineConfig =
   | { readonly kind: "ceiling" }
@@ -23,8 +24,25 @@ export function parseBaselineConfig(argument: string | undefined): BaselineConfi
   return JSON.parse(argument) as BaselineConfig;
 }
 
+/**
+ * Listens on a free loopback port, tells the parent which, and on SIGTERM or SIGINT closes the
+ * server (connections first) and then runs `cleanUp`.
+ */
+export function serveUntilStopped(server: Server, cleanUp: () => Promise<void> = async () => {}): void {
+  server.keepAliveTimeout = 30_000;
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    announceAndAwaitStop(port, async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await cleanUp();
+    });
+  });
+}
+
 /** Tells the parent the port, then stops gracefully on SIGTERM or SIGINT. */
-export function announceAndAwaitStop(port: number, stop: () => Promise<void>): void {
+function announceAndAwaitStop(port: number, stop: () => Promise<void>): void {
   process.send?.({ type: "ready", port } satisfies BaselineReady);
   let stopping = false;
   const onSignal = () => {

@@ -5,7 +5,7 @@
  * Child entry point, started by baseline-target.ts.
  */
 import { createServer } from "node:http";
-import { announceAndAwaitStop, parseBaselineConfig } from "./baseline-config.js";
+import { parseBaselineConfig, serveUntilStopped } from "./baseline-config.js";
 
 /** Shaped and sized like a product read, so a catalog-read comparison moves the same bytes. */
 const FIXED_BODY = Buffer.from(
@@ -33,12 +33,4 @@ const server = createServer((request, response) => {
     response.end(FIXED_BODY);
   });
 });
-server.keepAliveTimeout = 30_000;
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  announceAndAwaitStop(port, async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-});
+serveUntilStopped(server);

@@ -9,7 +9,7 @@ import { TokenService } from "../../platform/auth/tokens.js";
 import type { Database } from "../../platform/db/database.js";
 import { openPgDatabase } from "../../platform/db/pg-database.js";
 import { openPgliteDatabase } from "../../platform/db/pglite-database.js";
-import { announceAndAwaitStop, parseBaselineConfig } from "./baseline-config.js";
+import { parseBaselineConfig, serveUntilStopped } from "./baseline-config.js";
 import { NaiveOrders } from "./naive-orders.js";
 
 const BODY_LIMIT_BYTES = 16_384;
@@ -89,14 +89,7 @@ const server = createServer((request, response) => {
     if (!response.headersSent) send(response, 500, failure("internal_error", "Something went wrong."));
   });
 });
-server.keepAliveTimeout = 30_000;
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  announceAndAwaitStop(port, async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await orders.drop().catch(() => {});
-    await db.close();
-  });
+serveUntilStopped(server, async () => {
+  await orders.drop().catch(() => {});
+  await db.close();
 });

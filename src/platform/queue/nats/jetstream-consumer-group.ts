@@ -6,6 +6,7 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { headers, type Msg, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { RetryingSetup } from "../retrying-setup.js";
 import type { ConsumerGroup, Delivery, GroupOptions } from "../stream.js";
 import { WakeableSleep } from "../wakeable-sleep.js";
 import { parseAckSubject } from "./ack-subject.js";
@@ -91,7 +92,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
   /** Woken on close and on connection changes, so waiting fetches re-check their situation. */
   private readonly sleeps = new WakeableSleep();
   private readonly unsubscribeConnection: () => void;
-  private consumerReady: Promise<void> | undefined;
+  private readonly consumerReady = new RetryingSetup(() => this.createConsumer());
   private closedError: Error | undefined;
   private closing: Promise<void> | undefined;
   private readonly pullSubject: string;
@@ -105,7 +106,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
     this.visibilityTimeoutMs = options.visibilityTimeoutMs;
     this.unsubscribeConnection = host.onConnectionChange(() => this.wakeSleepers());
     // Failures surface through fetch/lag; this only keeps an unused group from crashing the process.
-    this.ensureConsumer().catch(() => undefined);
+    this.consumerReady.ensure().catch(() => undefined);
   }
 
   get topic(): string {
@@ -135,7 +136,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
         continue;
       }
       try {
-        await this.ensureConsumer();
+        await this.consumerReady.ensure();
       } catch (error) {
         if (!isTransientNatsError(error)) {
           throw error;
@@ -170,7 +171,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
 
   async lag(): Promise<number> {
     this.throwIfClosed();
-    await this.ensureConsumer();
+    await this.consumerReady.ensure();
     const info = await this.context.host.manager.consumers.info(
       this.context.names.stream,
       this.context.durable,
@@ -215,20 +216,6 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
       this.context.host.onGroupClosed(this);
     })();
     return this.closing;
-  }
-
-  private ensureConsumer(): Promise<void> {
-    if (this.consumerReady === undefined) {
-      const ready = this.createConsumer();
-      this.consumerReady = ready;
-      ready.catch(() => {
-        // Forget the failure so the next fetch tries again (the server may be back by then).
-        if (this.consumerReady === ready) {
-          this.consumerReady = undefined;
-        }
-      });
-    }
-    return this.consumerReady;
   }
 
   private async createConsumer(): Promise<void> {
@@ -277,7 +264,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
     // 503: nothing serves the consumer's pull subject (consumer or stream deleted, JetStream
     // restarting); 409 "Consumer Deleted": likewise. Ensure the consumer again on the next fetch.
     if (end.code === 503 || (end.code === 409 && /deleted/i.test(end.description))) {
-      this.consumerReady = undefined;
+      this.consumerReady.reset();
     } else if (end.code === 409) {
       this.context.host.warn(
         `JetStream consumer "${this.context.durable}" of stream "${this.context.names.stream}" ` +

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { RetryingSetup } from "../retrying-setup.js";
 import type { ConsumerGroup, Delivery, GroupOptions } from "../stream.js";
 import { WakeableSleep } from "../wakeable-sleep.js";
 import { readGroups } from "./group-info.js";
@@ -81,7 +82,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
   private readonly connections = new Set<Redis>();
   private readonly backgroundTasks = new Set<Promise<void>>();
   private readonly sleeps = new WakeableSleep();
-  private groupReady: Promise<void> | undefined;
+  private readonly groupReady = new RetryingSetup(() => this.createGroup());
   /** Where the next XAUTOCLAIM scan of the pending list resumes. */
   private claimCursor = "0-0";
   private closedError: Error | undefined;
@@ -89,7 +90,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
 
   constructor(private readonly context: RedisGroupContext) {
     // Failures surface through fetch/lag; this only keeps an unused group from crashing the process.
-    this.ensureGroup().catch(() => undefined);
+    this.groupReady.ensure().catch(() => undefined);
   }
 
   get topic(): string {
@@ -110,7 +111,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
     for (;;) {
       this.throwIfClosed();
       try {
-        await this.ensureGroup();
+        await this.groupReady.ensure();
         // Redeliveries first: they are older than anything not yet read.
         const { deliveries, nextDueMs } = await this.claimRedeliveries(max);
         if (deliveries.length < max) {
@@ -128,7 +129,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
         this.throwIfClosed();
         if (isMissingGroup(error)) {
           // The stream or group was deleted under us: create it again on the next round.
-          this.groupReady = undefined;
+          this.groupReady.reset();
         } else if (!isTransientRedisError(error)) {
           throw error;
         }
@@ -142,7 +143,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
 
   async lag(): Promise<number> {
     this.throwIfClosed();
-    await this.ensureGroup();
+    await this.groupReady.ensure();
     const info = (await readGroups(this.context.host.redis, this.context.keys.stream)).find(
       (group) => group.name === this.context.group,
     );
@@ -188,20 +189,6 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
       host.onGroupClosed(this);
     })();
     return this.closing;
-  }
-
-  private ensureGroup(): Promise<void> {
-    if (this.groupReady === undefined) {
-      const ready = this.createGroup();
-      this.groupReady = ready;
-      ready.catch(() => {
-        // Forget the failure so the next fetch tries again (the server may be back by then).
-        if (this.groupReady === ready) {
-          this.groupReady = undefined;
-        }
-      });
-    }
-    return this.groupReady;
   }
 
   private async createGroup(): Promise<void> {
