@@ -10,6 +10,9 @@
  * - After `maxAttempts` deliveries without an ack the message moves to the group's dead-letter
  *   topic (`deadLetterTopic`, default `<topic>.dead`) and is no longer delivered to the group.
  * - Within a group, fresh messages are handed out in append order; redeliveries may interleave.
+ * - Dead letters of `topic` can be counted (`stats`), listed (`deadLetters`) and moved back
+ *   (`replayDeadLetters`). All three look at the default dead-letter topic `<topic>.dead`; a custom
+ *   `deadLetterTopic` is not covered.
  */
 export interface AppendOptions {
   /** Broker-side de-duplication id (JetStream Nats-Msg-Id). Adapters without it may ignore it. */
@@ -48,17 +51,102 @@ export interface ConsumerGroup {
   close(): Promise<void>;
 }
 
+export interface GroupStats {
+  readonly group: string;
+  /**
+   * Appended but not yet acked by this group: the group's depth (waiting, in flight, or waiting
+   * to be redelivered). The same figure as `ConsumerGroup.lag()`.
+   */
+  readonly lag: number;
+  /** Delivered and not yet acked (in flight, or nak'ed and waiting for redelivery). */
+  readonly inFlight: number;
+  /**
+   * Of those not yet acked, the messages delivered more than once: what the group is retrying
+   * right now. A gauge, not a running total: it falls when they are acked or dead-lettered.
+   * JetStream's `num_redelivered`; Redis: pending entries with a delivery count above 1; the
+   * embedded log: unacked messages past their first attempt in this process (attempts live in
+   * memory there, so a restart starts them at 1 again).
+   */
+  readonly redelivered: number;
+}
+
 export interface TopicStats {
   readonly topic: string;
   /** Messages appended since the log began (or the adapter's equivalent high-water mark). */
   readonly appended: number;
-  readonly groups: ReadonlyArray<{ readonly group: string; readonly lag: number; readonly inFlight: number }>;
+  /** Messages now in the topic's dead-letter topic `<topic>.dead` (replayed ones no longer count). */
+  readonly deadLetters: number;
+  readonly groups: ReadonlyArray<GroupStats>;
+}
+
+export interface DeadLetter {
+  /** Unique within the dead-letter topic, in the adapter's own form; ids sort in dead-letter order. */
+  readonly id: string;
+  /** The message as it was appended to the original topic. */
+  readonly data: Uint8Array;
+  /** Where it came from, and where a replay puts it back. */
+  readonly originalTopic: string;
+  /** The group that gave up on it, where the adapter records it (not the embedded log). */
+  readonly group?: string;
+  /** Deliveries it had, where the adapter records it (not the embedded log). */
+  readonly attempts?: number;
+  /** When it was dead-lettered (epoch ms), where the adapter records it (not the embedded log). */
+  readonly deadLetteredAt?: number;
+}
+
+export interface DeadLetterQuery {
+  /** At most this many, oldest first. */
+  readonly limit: number;
+  /** Only dead letters after this id (the last id of the previous page). */
+  readonly after?: string;
+}
+
+/** Dead letters by id, or every dead letter the topic holds when the replay starts. */
+export type DeadLetterSelection = readonly string[] | "all";
+
+export interface ReplayOptions {
+  /** Called as the replay goes, with the number replayed so far and the number selected. */
+  readonly onProgress?: (replayed: number, total: number) => void;
+}
+
+export interface ReplayResult {
+  readonly replayed: number;
+  /** Requested ids that were not (or no longer) in the dead-letter topic, e.g. replayed already. */
+  readonly missing: readonly string[];
+}
+
+/** A dead-letter id that cannot name a dead letter of this adapter (not merely one that is gone). */
+export class InvalidDeadLetterIdError extends RangeError {
+  override readonly name = "InvalidDeadLetterIdError";
+
+  constructor(
+    readonly id: string,
+    expected: string,
+  ) {
+    super(`Invalid dead-letter id ${JSON.stringify(id)}: expected ${expected}`);
+  }
 }
 
 export interface Stream {
   append(topic: string, data: Uint8Array, options?: AppendOptions): Promise<void>;
   group(topic: string, group: string, options: GroupOptions): ConsumerGroup;
   stats(topic: string): Promise<TopicStats>;
+  /** Dead letters of `topic` (in `<topic>.dead`), oldest first. */
+  deadLetters(topic: string, query: DeadLetterQuery): Promise<DeadLetter[]>;
+  /**
+   * Appends each selected dead letter to its original topic again, then removes it from the
+   * dead-letter topic: append first, remove after, so a failure in between never loses a message.
+   * It may duplicate one (a crash after the append, before the removal, replays it again later);
+   * consumers absorb that as they absorb any redelivery (order ids are idempotent). Where the
+   * adapter de-duplicates appends, the re-append carries a `dedupId` derived from the dead
+   * letter's id (never the original one, which would make the replay a "duplicate" of the very
+   * message that failed), so a retried replay inside the window is stored once.
+   */
+  replayDeadLetters(
+    topic: string,
+    selection: DeadLetterSelection,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult>;
   /** Flushes what is pending and releases files/connections. Further calls reject. */
   close(): Promise<void>;
 }

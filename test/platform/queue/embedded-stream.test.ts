@@ -388,6 +388,36 @@ describe("embedded log", () => {
     });
   });
 
+  describe("dead letters", () => {
+    it("reads a topic without dead letters without creating its dead-letter topic", async () => {
+      const stream = await openStream();
+      await stream.append("orders", text("fine"));
+      expect((await stream.stats("orders")).deadLetters).toBe(0);
+      expect(await stream.deadLetters("orders", { limit: 10 })).toEqual([]);
+      expect(await stream.replayDeadLetters("orders", "all")).toEqual({ replayed: 0, missing: [] });
+      expect(await readdir(directory)).not.toContain("orders.dead");
+    });
+
+    it("lists a dead letter again when the record of its replay was torn by a crash", async () => {
+      const stream = await openStream();
+      for (const value of ["d0", "d1"]) await stream.append("orders", text(value));
+      const group = stream.group("orders", "workers", { visibilityTimeoutMs: 30_000, maxAttempts: 1 });
+      for (const delivery of await group.fetch(2, 1_000)) await delivery.nak();
+      const [first] = await stream.deadLetters("orders", { limit: 1 });
+      expect(await stream.replayDeadLetters("orders", [first!.id])).toEqual({ replayed: 1, missing: [] });
+      await stream.close();
+      const file = join(directory, "orders.dead", "replayed-offsets.txt");
+      expect(await readFile(file, "utf8")).toBe(`${first!.id}\n`);
+      // A crash in the middle of writing the line leaves it without its newline.
+      await writeFile(file, first!.id);
+
+      const reopened = await openStream();
+      const listed = await reopened.deadLetters("orders", { limit: 10 });
+      expect(listed.map((deadLetter) => decoder.decode(deadLetter.data))).toEqual(["d0", "d1"]);
+      expect((await reopened.stats("orders")).deadLetters).toBe(2);
+    });
+  });
+
   it("rejects names that are not safe as file names", async () => {
     const stream = await openStream();
     await expect(stream.append("../escape", text("x"))).rejects.toThrow(/Invalid topic name/);

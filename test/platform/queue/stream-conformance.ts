@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ConsumerGroup, Delivery, GroupOptions, Stream } from "../../../src/platform/queue/stream.js";
+import {
+  type ConsumerGroup,
+  type DeadLetter,
+  type Delivery,
+  type GroupOptions,
+  InvalidDeadLetterIdError,
+  type Stream,
+} from "../../../src/platform/queue/stream.js";
 
 export interface StreamUnderTest {
   readonly stream: Stream;
@@ -65,6 +72,31 @@ async function appendAll(stream: Stream, topic: string, values: readonly string[
 
 const numbered = (count: number, prefix = "m"): string[] =>
   Array.from({ length: count }, (_, index) => `${prefix}${index}`);
+
+/** A group that gives up on a message at its first nak: every message it naks is a dead letter. */
+const ONE_ATTEMPT: GroupOptions = { visibilityTimeoutMs: 30_000, maxAttempts: 1 };
+
+/**
+ * Appends `values`, then fetches and naks each in append order through a one-attempt group, so
+ * they are dead-lettered in that order. Returns the group (replays come back to it) and the
+ * dead letters as listed.
+ */
+async function deadLetterAll(
+  stream: Stream,
+  topic: string,
+  values: readonly string[],
+): Promise<{ group: ConsumerGroup; deadLetters: DeadLetter[] }> {
+  await appendAll(stream, topic, values);
+  const group = stream.group(topic, "workers", ONE_ATTEMPT);
+  const deliveries = await fetchAtLeast(group, values.length);
+  for (const delivery of deliveries) {
+    await delivery.nak();
+  }
+  await eventually(async () => expect((await stream.stats(topic)).deadLetters).toBe(values.length));
+  return { group, deadLetters: await stream.deadLetters(topic, { limit: 100 }) };
+}
+
+const deadTextOf = (deadLetter: DeadLetter): string => decoder.decode(deadLetter.data);
 
 /**
  * The behaviour every Stream adapter must share (see the contract in src/platform/queue/stream.ts).
@@ -221,6 +253,158 @@ export function describeStreamConformance(name: string, open: () => Promise<Stre
       const stats = await stream.stats(topic);
       expect(stats.appended).toBeGreaterThanOrEqual(6);
       expect(stats.groups.find((entry) => entry.group === "workers")?.lag).toBe(3);
+    });
+
+    it("reports in-flight, redelivered and dead-letter counts per topic and group", async () => {
+      const topic = uniqueTopic("stats");
+      await appendAll(stream, topic, ["fine", "flaky", "poison"]);
+      expect(await stream.stats(topic)).toMatchObject({ topic, appended: 3, deadLetters: 0 });
+      const group = stream.group(topic, "workers", { visibilityTimeoutMs: 30_000, maxAttempts: 2 });
+      const first = await fetchAtLeast(group, 3);
+      const byText = (deliveries: Delivery[], value: string) => deliveries.find((d) => textOf(d) === value)!;
+      const workers = async () => (await stream.stats(topic)).groups.find((g) => g.group === "workers");
+      await eventually(async () =>
+        expect(await workers()).toEqual({ group: "workers", lag: 3, inFlight: 3, redelivered: 0 }),
+      );
+
+      await byText(first, "fine").ack();
+      await byText(first, "flaky").nak();
+      await byText(first, "poison").nak();
+      const second = await fetchAtLeast(group, 2);
+      expect(second.map((delivery) => delivery.attempt)).toEqual([2, 2]);
+      // Both are being retried: delivered twice, not yet acked.
+      await eventually(async () =>
+        expect(await workers()).toEqual({ group: "workers", lag: 2, inFlight: 2, redelivered: 2 }),
+      );
+
+      await byText(second, "flaky").ack();
+      await byText(second, "poison").nak(); // its last attempt: dead-lettered
+      await eventually(async () =>
+        expect(await workers()).toEqual({ group: "workers", lag: 0, inFlight: 0, redelivered: 0 }),
+      );
+      const stats = await stream.stats(topic);
+      expect(stats.appended).toBe(3);
+      expect(stats.deadLetters).toBe(1);
+    });
+
+    it("lists dead letters oldest first, a page at a time, with where they came from", async () => {
+      const topic = uniqueTopic("dead-list");
+      const startedAt = Date.now();
+      const { deadLetters } = await deadLetterAll(stream, topic, ["d0", "d1", "d2"]);
+
+      expect(deadLetters.map(deadTextOf)).toEqual(["d0", "d1", "d2"]);
+      expect(new Set(deadLetters.map((deadLetter) => deadLetter.id)).size).toBe(3);
+      for (const deadLetter of deadLetters) {
+        expect(deadLetter.originalTopic).toBe(topic);
+        // Recorded by the brokers, not by the embedded log: where present, it must be right.
+        if (deadLetter.attempts !== undefined) expect(deadLetter.attempts).toBe(1);
+        if (deadLetter.group !== undefined) expect(deadLetter.group).toBe("workers");
+        if (deadLetter.deadLetteredAt !== undefined) {
+          expect(deadLetter.deadLetteredAt).toBeGreaterThanOrEqual(startedAt - 1_000);
+          expect(deadLetter.deadLetteredAt).toBeLessThanOrEqual(Date.now() + 1_000);
+        }
+      }
+      const firstPage = await stream.deadLetters(topic, { limit: 2 });
+      expect(firstPage.map(deadTextOf)).toEqual(["d0", "d1"]);
+      const secondPage = await stream.deadLetters(topic, { limit: 2, after: firstPage[1]!.id });
+      expect(secondPage.map(deadTextOf)).toEqual(["d2"]);
+      expect(await stream.deadLetters(topic, { limit: 2, after: secondPage[0]!.id })).toEqual([]);
+
+      const untouched = uniqueTopic("no-dead");
+      expect(await stream.deadLetters(untouched, { limit: 10 })).toEqual([]);
+      expect((await stream.stats(untouched)).deadLetters).toBe(0);
+    });
+
+    it("replays dead letters by id to their original topic, then no longer lists them", async () => {
+      const topic = uniqueTopic("dead-replay");
+      const { group, deadLetters } = await deadLetterAll(stream, topic, ["d0", "d1", "d2"]);
+
+      const result = await stream.replayDeadLetters(topic, [deadLetters[1]!.id]);
+
+      expect(result).toEqual({ replayed: 1, missing: [] });
+      expect((await stream.deadLetters(topic, { limit: 10 })).map(deadTextOf)).toEqual(["d0", "d2"]);
+      expect((await stream.stats(topic)).deadLetters).toBe(2);
+      const [replayed] = await fetchAtLeast(group, 1);
+      expect(textOf(replayed!)).toBe("d1");
+      expect(replayed!.attempt).toBe(1); // a new message: the group gives it every attempt again
+      await replayed!.ack();
+      expect(await group.fetch(10, 200)).toEqual([]);
+      // Gone from the dead-letter topic: asking again replays nothing.
+      expect(await stream.replayDeadLetters(topic, [deadLetters[1]!.id])).toEqual({
+        replayed: 0,
+        missing: [deadLetters[1]!.id],
+      });
+    });
+
+    it("replays every dead letter with progress, in dead-letter order", async () => {
+      const topic = uniqueTopic("dead-all");
+      const values = numbered(5, "dead-");
+      const { group } = await deadLetterAll(stream, topic, values);
+      const progress: [number, number][] = [];
+
+      const result = await stream.replayDeadLetters(topic, "all", {
+        onProgress: (replayed, total) => progress.push([replayed, total]),
+      });
+
+      expect(result).toEqual({ replayed: 5, missing: [] });
+      expect(progress[0]).toEqual([0, 5]);
+      expect(progress.at(-1)).toEqual([5, 5]);
+      expect(await stream.deadLetters(topic, { limit: 10 })).toEqual([]);
+      expect((await stream.stats(topic)).deadLetters).toBe(0);
+      const again = await fetchAtLeast(group, 5);
+      expect(again.map(textOf)).toEqual(values);
+      await Promise.all(again.map((delivery) => delivery.ack()));
+      expect(await stream.replayDeadLetters(topic, "all")).toEqual({ replayed: 0, missing: [] });
+    });
+
+    it("stores a dead letter once when two replays of it race", async () => {
+      const topic = uniqueTopic("dead-race");
+      const { group, deadLetters } = await deadLetterAll(stream, topic, ["only-once"]);
+      const id = deadLetters[0]!.id;
+
+      const results = await Promise.all([
+        stream.replayDeadLetters(topic, [id]),
+        stream.replayDeadLetters(topic, [id]),
+      ]);
+
+      expect(results.map((result) => result.replayed).sort()).toEqual([0, 1]);
+      const [delivery] = await fetchAtLeast(group, 1);
+      expect(textOf(delivery!)).toBe("only-once");
+      await delivery!.ack();
+      expect(await group.fetch(10, 300)).toEqual([]);
+      expect((await stream.stats(topic)).deadLetters).toBe(0);
+    });
+
+    it("refuses a malformed dead-letter id and replays nothing", async () => {
+      const topic = uniqueTopic("dead-bad-id");
+      await deadLetterAll(stream, topic, ["kept"]);
+
+      await expect(stream.replayDeadLetters(topic, ["not an id"])).rejects.toBeInstanceOf(
+        InvalidDeadLetterIdError,
+      );
+      await expect(stream.deadLetters(topic, { limit: 1, after: "../x" })).rejects.toBeInstanceOf(
+        InvalidDeadLetterIdError,
+      );
+      expect((await stream.stats(topic)).deadLetters).toBe(1);
+    });
+
+    it("remembers replayed dead letters across a reopen", async (context) => {
+      if (subject.reopen === undefined) {
+        context.skip();
+        return;
+      }
+      const topic = uniqueTopic("dead-reopen");
+      const { deadLetters } = await deadLetterAll(stream, topic, ["d0", "d1"]);
+      await stream.replayDeadLetters(topic, [deadLetters[0]!.id]);
+      await stream.close();
+
+      const reopened = await subject.reopen();
+      try {
+        expect((await reopened.deadLetters(topic, { limit: 10 })).map(deadTextOf)).toEqual(["d1"]);
+        expect((await reopened.stats(topic)).deadLetters).toBe(1);
+      } finally {
+        await reopened.close();
+      }
     });
 
     it("returns an empty batch after waitMs when nothing arrives", async () => {

@@ -115,6 +115,15 @@ export class EmbeddedConsumerGroup implements ConsumerGroup {
     return this.unacked.size;
   }
 
+  /** Unacked messages past their first delivery (attempts are counted in memory, per process). */
+  get redeliveredCount(): number {
+    let count = 0;
+    for (const message of this.unacked.values()) {
+      if (message.attempt > 1) count += 1;
+    }
+    return count;
+  }
+
   async fetch(max: number, waitMs: number): Promise<Delivery[]> {
     this.throwIfClosed();
     if (!Number.isInteger(max) || max < 1) {

@@ -1,13 +1,28 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
-import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
+import type {
+  AppendOptions,
+  ConsumerGroup,
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  GroupOptions,
+  GroupStats,
+  ReplayOptions,
+  ReplayResult,
+  Stream,
+  TopicStats,
+} from "../stream.js";
 import { type ConsumerGroupContext, EmbeddedConsumerGroup, type TopicStorage } from "./consumer-group.js";
+import { EmbeddedDeadLetters } from "./dead-letters.js";
 import { DedupWindow } from "./dedup-window.js";
-import { fsyncDirectory } from "./durable-files.js";
+import { fsyncDirectory, isErrnoException } from "./durable-files.js";
 import { GroupOffsetStore } from "./group-offsets.js";
 import { acquireDirectoryLock, type DirectoryLock } from "./lock-file.js";
 import { assertGroupName, assertTopicName } from "./names.js";
+import { ReplayedOffsets } from "./replayed-offsets.js";
 import { SegmentLog } from "./segment-log.js";
 
 export interface EmbeddedStreamOptions {
@@ -39,6 +54,8 @@ interface Topic {
   log: SegmentLog | undefined;
   readonly dedup: DedupWindow;
   readonly groups: Map<string, EmbeddedConsumerGroup>;
+  /** Loaded on first use, for dead-letter topics only. */
+  replayed: Promise<ReplayedOffsets> | undefined;
 }
 
 /**
@@ -58,7 +75,8 @@ interface Topic {
  *   retention until its `<group>.offset` file is removed. Topics without groups (typically the
  *   dead-letter topics) are never trimmed.
  * - Dead letters carry the original payload only; the source offset and attempt count are not
- *   recorded.
+ *   recorded. Replayed dead letters are listed in the dead-letter topic's `replayed-offsets.txt`
+ *   (see EmbeddedDeadLetters); the records themselves stay in the append-only log.
  */
 export async function openEmbeddedStream(
   directory: string,
@@ -172,18 +190,42 @@ class EmbeddedStream implements Stream {
     }
     const state = this.topic(topic);
     const { log, offsets } = await state.storage;
-    const groups = new Map<string, { group: string; lag: number; inFlight: number }>();
+    const groups = new Map<string, GroupStats>();
     // Groups known on disk but not open in this process still hold back retention: show them.
     for (const [group, committed] of offsets.entries()) {
-      groups.set(group, { group, lag: log.endOffset - committed, inFlight: 0 });
+      groups.set(group, { group, lag: log.endOffset - committed, inFlight: 0, redelivered: 0 });
     }
     for (const [group, consumer] of state.groups) {
       const lag = await consumer.lag().catch(() => undefined); // undefined: it closed meanwhile
       if (lag !== undefined) {
-        groups.set(group, { group, lag, inFlight: consumer.inFlightCount });
+        groups.set(group, {
+          group,
+          lag,
+          inFlight: consumer.inFlightCount,
+          redelivered: consumer.redeliveredCount,
+        });
       }
     }
-    return { topic, appended: log.endOffset, groups: [...groups.values()] };
+    const deadLetters = await (await this.deadLetterSource(topic)).count();
+    return { topic, appended: log.endOffset, deadLetters, groups: [...groups.values()] };
+  }
+
+  async deadLetters(topic: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    if (this.closing !== undefined) {
+      throw this.closedError();
+    }
+    return (await this.deadLetterSource(topic)).list(query.after, query.limit);
+  }
+
+  async replayDeadLetters(
+    topic: string,
+    selection: DeadLetterSelection,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult> {
+    if (this.closing !== undefined) {
+      throw this.closedError();
+    }
+    return replayDeadLetters(await this.deadLetterSource(topic), selection, options);
   }
 
   /**
@@ -198,6 +240,7 @@ class EmbeddedStream implements Stream {
         await Promise.allSettled(
           topics.flatMap((topic) => [...topic.groups.values()].map((group) => group.shutdown(closed))),
         );
+        await Promise.allSettled(topics.map((topic) => topic.replayed?.then((replayed) => replayed.close())));
         const logs = await Promise.allSettled(topics.map((topic) => topic.storage));
         const results = await Promise.allSettled(
           logs.map((opened) => (opened.status === "fulfilled" ? opened.value.log.close() : undefined)),
@@ -215,6 +258,39 @@ class EmbeddedStream implements Stream {
 
   private closedError(): Error {
     return new Error(`The embedded stream at ${this.directory} is closed`);
+  }
+
+  /**
+   * The dead letters of `topic`, in `<topic>.dead`. A dead-letter topic that was never written is
+   * not created just to be read: it has no dead letters.
+   */
+  private async deadLetterSource(topic: string): Promise<EmbeddedDeadLetters> {
+    assertTopicName(topic);
+    const deadLetterTopic = `${topic}.dead`;
+    assertTopicName(deadLetterTopic);
+    let state = this.topics.get(deadLetterTopic);
+    if (state === undefined && (await isDirectory(join(this.directory, deadLetterTopic)))) {
+      state = this.topic(deadLetterTopic);
+    }
+    let storage: { log: SegmentLog; replayed: ReplayedOffsets } | undefined;
+    if (state !== undefined) {
+      const { log } = await state.storage;
+      if (state.replayed === undefined) {
+        const loading = ReplayedOffsets.load(join(this.directory, deadLetterTopic));
+        state.replayed = loading;
+        loading.catch(() => {
+          if (state?.replayed === loading) state.replayed = undefined;
+        });
+      }
+      storage = { log, replayed: await state.replayed };
+    }
+    return new EmbeddedDeadLetters({
+      topic,
+      deadLetterTopic,
+      storage,
+      readChunkBytes: this.settings.readChunkBytes,
+      append: (name, data, options) => this.append(name, data, options),
+    });
   }
 
   private appendToLog(topic: Topic, data: Uint8Array): Promise<void> {
@@ -251,6 +327,7 @@ class EmbeddedStream implements Stream {
       log: undefined,
       dedup: new DedupWindow(this.settings.dedupMaxIds, this.settings.dedupWindowMs),
       groups: new Map(),
+      replayed: undefined,
     };
     storage.then(
       ({ log }) => {
@@ -265,5 +342,14 @@ class EmbeddedStream implements Stream {
     );
     this.topics.set(name, topic);
     return topic;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (error) {
+    if (isErrnoException(error) && error.code === "ENOENT") return false;
+    throw error;
   }
 }

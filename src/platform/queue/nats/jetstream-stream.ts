@@ -10,8 +10,22 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { connect, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
-import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
+import type {
+  AppendOptions,
+  ConsumerGroup,
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  GroupOptions,
+  GroupStats,
+  ReplayOptions,
+  ReplayResult,
+  Stream,
+  TopicStats,
+} from "../stream.js";
+import { JetStreamDeadLetters } from "./dead-letters.js";
 import { JetStreamConsumerGroup, type JetStreamGroupHost } from "./jetstream-consumer-group.js";
 import {
   assertGroupName,
@@ -223,29 +237,46 @@ class JetStreamStream implements Stream, JetStreamGroupHost {
   }
 
   async stats(topic: string): Promise<TopicStats> {
-    if (this.closing !== undefined) {
-      throw this.closedError();
-    }
+    this.throwIfClosed();
     const names = this.names(topic);
+    const deadLetters = this.deadLetterSource(topic).count();
+    // Read alongside; its rejection is awaited below, never left unhandled.
+    deadLetters.catch(() => undefined);
     let appended: number;
     try {
       appended = (await this.manager.streams.info(names.stream)).state.last_seq;
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-        return { topic, appended: 0, groups: [] };
+        return { topic, appended: 0, deadLetters: await deadLetters, groups: [] };
       }
       throw error;
     }
-    const groups: { group: string; lag: number; inFlight: number }[] = [];
+    const groups: GroupStats[] = [];
     // Every durable on the stream, including groups no process has open right now.
     for await (const consumer of this.manager.consumers.list(names.stream)) {
       groups.push({
         group: fromJetStreamName(consumer.name),
         lag: consumer.num_pending + consumer.num_ack_pending,
         inFlight: consumer.num_ack_pending,
+        // Pending messages delivered more than once (the server forgets a count on ack or term).
+        redelivered: consumer.num_redelivered,
       });
     }
-    return { topic, appended, groups };
+    return { topic, appended, deadLetters: await deadLetters, groups };
+  }
+
+  async deadLetters(topic: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    this.throwIfClosed();
+    return this.deadLetterSource(topic).list(query.after, query.limit);
+  }
+
+  async replayDeadLetters(
+    topic: string,
+    selection: DeadLetterSelection,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult> {
+    this.throwIfClosed();
+    return replayDeadLetters(this.deadLetterSource(topic), selection, options);
   }
 
   /**
@@ -370,6 +401,23 @@ class JetStreamStream implements Stream, JetStreamGroupHost {
       throw new Error(
         `JetStream stream "${names.stream}" does not capture subject "${names.subject}" of topic "${names.topic}"`,
       );
+    }
+  }
+
+  private deadLetterSource(topic: string): JetStreamDeadLetters {
+    this.names(topic); // validates the name
+    return new JetStreamDeadLetters({
+      manager: this.manager,
+      topic,
+      deadLetterNames: this.names(`${topic}.dead`),
+      namesOf: (name) => this.names(name),
+      publish: (names, data, options) => this.publish(names, data, options),
+    });
+  }
+
+  private throwIfClosed(): void {
+    if (this.closing !== undefined) {
+      throw this.closedError();
     }
   }
 

@@ -53,6 +53,29 @@ export async function readEntriesAdded(redis: Redis, streamKey: string): Promise
 
 const COUNT_CHUNK = 1_000;
 
+/**
+ * Pending entries of `group` delivered more than once (XPENDING's delivery counter), read a chunk
+ * at a time. The pending list holds what the group has in hand (a few batches), not the backlog.
+ */
+export async function countRedelivered(redis: Redis, streamKey: string, group: string): Promise<number> {
+  let count = 0;
+  let start = "-";
+  for (;;) {
+    const entries = asArray(
+      await redis.call("XPENDING", streamKey, group, start, "+", COUNT_CHUNK),
+      "XPENDING",
+    );
+    for (const entry of entries) {
+      if (asInteger(asArray(entry, "XPENDING entry")[3], "delivery count") > 1) count += 1;
+    }
+    const last = entries.at(-1);
+    if (entries.length < COUNT_CHUNK || last === undefined) {
+      return count;
+    }
+    start = `(${asText(asArray(last, "XPENDING entry")[0], "entry id")}`;
+  }
+}
+
 async function countAfter(redis: Redis, streamKey: string, afterId: string): Promise<number> {
   let count = 0;
   let start = `(${afterId}`;

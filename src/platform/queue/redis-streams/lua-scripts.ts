@@ -62,6 +62,7 @@ export interface StreamScripts {
   readonly deadLetter: LuaScript;
   readonly nak: LuaScript;
   readonly deleteIdleConsumer: LuaScript;
+  readonly replayDeadLetter: LuaScript;
 }
 
 /** Reads every script and loads it into the server. */
@@ -72,6 +73,7 @@ export async function loadStreamScripts(redis: Redis): Promise<StreamScripts> {
     deadLetter: await LuaScript.read("dead-letter-3.lua"),
     nak: await LuaScript.read("nak-2.lua"),
     deleteIdleConsumer: await LuaScript.read("delete-idle-consumer-1.lua"),
+    replayDeadLetter: await LuaScript.read("replay-dead-letter-2.lua"),
   };
   await Promise.all(Object.values(scripts).map((script) => script.load(redis)));
   return scripts;

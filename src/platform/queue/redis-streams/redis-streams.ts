@@ -1,9 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
+import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
-import type { AppendOptions, ConsumerGroup, GroupOptions, Stream, TopicStats } from "../stream.js";
-import { readEntriesAdded, readGroups } from "./group-info.js";
+import type {
+  AppendOptions,
+  ConsumerGroup,
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  GroupOptions,
+  ReplayOptions,
+  ReplayResult,
+  Stream,
+  TopicStats,
+} from "../stream.js";
+import { RedisDeadLetters } from "./dead-letters.js";
+import { countRedelivered, readEntriesAdded, readGroups } from "./group-info.js";
 import { assertGroupName, dedupKey, delayedKey, streamKey } from "./keys.js";
 import { loadStreamScripts, type StreamScripts } from "./lua-scripts.js";
 import { type RedisGroupHost, RedisStreamsConsumerGroup } from "./redis-consumer-group.js";
@@ -251,24 +264,41 @@ class RedisStreams implements Stream, RedisGroupHost {
   }
 
   async stats(topic: string): Promise<TopicStats> {
-    if (this.closing !== undefined) {
-      throw this.closedError();
-    }
+    this.throwIfClosed();
     const key = streamKey(this.settings.keyPrefix, topic);
-    const [appended, groups] = await Promise.all([
+    const [appended, groups, deadLetters] = await Promise.all([
       readEntriesAdded(this.redis, key),
       readGroups(this.redis, key),
+      this.deadLetterSource(topic).count(),
     ]);
     return {
       topic,
       appended,
+      deadLetters,
       // Every group of the stream, including groups no process has open right now.
-      groups: groups.map((group) => ({
-        group: group.name,
-        lag: group.undelivered + group.pending,
-        inFlight: group.pending,
-      })),
+      groups: await Promise.all(
+        groups.map(async (group) => ({
+          group: group.name,
+          lag: group.undelivered + group.pending,
+          inFlight: group.pending,
+          redelivered: group.pending === 0 ? 0 : await countRedelivered(this.redis, key, group.name),
+        })),
+      ),
     };
+  }
+
+  async deadLetters(topic: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    this.throwIfClosed();
+    return this.deadLetterSource(topic).list(query.after, query.limit);
+  }
+
+  async replayDeadLetters(
+    topic: string,
+    selection: DeadLetterSelection,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult> {
+    this.throwIfClosed();
+    return replayDeadLetters(this.deadLetterSource(topic), selection, options);
   }
 
   /** Closes the groups (their fetches reject, unacked deliveries are handed back), then the connection. */
@@ -312,6 +342,25 @@ class RedisStreams implements Stream, RedisGroupHost {
     const key = groupKey(group.topic, group.group);
     if (this.groups.get(key) === group) {
       this.groups.delete(key);
+    }
+  }
+
+  private deadLetterSource(topic: string): RedisDeadLetters {
+    const { keyPrefix, maxLength } = this.settings;
+    streamKey(keyPrefix, topic); // validates the name
+    return new RedisDeadLetters({
+      redis: this.redis,
+      scripts: this.scripts,
+      topic,
+      deadLetterKey: streamKey(keyPrefix, `${topic}.dead`),
+      streamKeyOf: (name) => streamKey(keyPrefix, name),
+      maxLength,
+    });
+  }
+
+  private throwIfClosed(): void {
+    if (this.closing !== undefined) {
+      throw this.closedError();
     }
   }
 
