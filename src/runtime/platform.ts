@@ -2,7 +2,10 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadOrCreateSecret } from "../platform/auth/secret-file.js";
 import { TokenService } from "../platform/auth/tokens.js";
+import type { Broadcast } from "../platform/broadcast/broadcast.js";
+import { openBroadcast } from "../platform/broadcast/open-broadcast.js";
 import type { Caching } from "../platform/cache/caching.js";
+import { cacheUrlScheme } from "../platform/cache/open-cache.js";
 import type { Config } from "../platform/config/load-config.js";
 import { SERVICE_NAMES } from "../platform/config/settings.js";
 import type { Database } from "../platform/db/database.js";
@@ -16,6 +19,8 @@ import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.j
 import { openJetStream } from "../platform/queue/nats/jetstream-stream.js";
 import { openRedisStreams } from "../platform/queue/redis-streams/redis-streams.js";
 import type { Stream } from "../platform/queue/stream.js";
+import { openReservationBook } from "../platform/reservations/open-reservation-book.js";
+import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import { openCaching } from "./caching.js";
 
 /** The ports of one process, with the adapters config chose. Only the runtime builds this. */
@@ -26,6 +31,8 @@ export interface Platform {
   readonly databases: ShardRouter;
   readonly stream: Stream;
   readonly caching: Caching;
+  readonly reservations: ReservationBook;
+  readonly broadcast: Broadcast;
   readonly ids: SnowflakeGenerator;
   readonly tokens: TokenService;
   close(): Promise<void>;
@@ -69,8 +76,11 @@ export async function openDatabases(config: Config, logger: Logger): Promise<Dat
   return databases;
 }
 
-/** The Stream adapter FLOODGATE_QUEUE_URL names: the embedded log, NATS JetStream or Redis Streams. */
-async function openStream(config: Config, storeDir: string, logger: Logger): Promise<Stream> {
+/**
+ * The Stream adapter FLOODGATE_QUEUE_URL names: the embedded log, NATS JetStream or Redis Streams.
+ * Also used by `floodgate queue` and `floodgate dlq`, which open the queue the server uses.
+ */
+export async function openStream(config: Config, storeDir: string, logger: Logger): Promise<Stream> {
   const onWarning = (message: string) => logger.warn({ component: "queue" }, message);
   const url = config.queueUrl;
   const scheme = url ? url.slice(0, url.indexOf(":")).toLowerCase() : "embedded";
@@ -88,41 +98,65 @@ async function openStream(config: Config, storeDir: string, logger: Logger): Pro
   }
 }
 
+/**
+ * Where "sold out" news travels: FLOODGATE_BROADCAST_URL, else the stock Redis, else the queue's
+ * server when it has pub/sub (NATS, Redis), else this process only.
+ */
+export function broadcastUrlOf(config: Config): string | undefined {
+  if (config.broadcastUrl) return config.broadcastUrl;
+  if (config.stockUrl && cacheUrlScheme(config.stockUrl) !== "memory") return config.stockUrl;
+  const queue = config.queueUrl && cacheUrlScheme(config.queueUrl);
+  return queue === "nats" || queue === "redis" ? config.queueUrl : undefined;
+}
+
 export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
   const storeDir = storeDirOf(config);
   mkdirSync(storeDir, { recursive: true });
   const metrics = new Metrics();
-  // The stream first: when embedded it takes the data dir's lock, so a second process on the same
-  // dir stops here with a clear message before it touches any database file.
-  const stream = await openStream(config, storeDir, logger);
-  let databases: Database[];
-  try {
-    databases = await openDatabases(config, logger);
-  } catch (error) {
-    await stream.close();
-    throw error;
-  }
-  let caching: Caching;
-  try {
-    caching = await openCaching(config, metrics, logger);
-  } catch (error) {
-    await stream.close();
-    await Promise.all(databases.map((db) => db.close()));
-    throw error;
-  }
-  return {
-    config,
-    logger,
-    metrics,
-    databases: createShardRouter(databases),
-    stream,
-    caching,
-    ids: new SnowflakeGenerator(config.workerId),
-    tokens: tokenServiceFor(config),
-    async close() {
-      await stream.close();
-      await caching.close();
-      await Promise.all(databases.map((db) => db.close()));
-    },
+  /** What is open so far, closed in reverse if a later step fails. */
+  const opened: (() => Promise<void>)[] = [];
+  const closeOpened = async () => {
+    for (const close of opened.reverse()) await close().catch(() => {});
   };
+  const onError = (component: string) => (error: unknown) =>
+    logger.warn({ err: error, component }, `${component} connection error`);
+  try {
+    // The stream first: when embedded it takes the data dir's lock, so a second process on the same
+    // dir stops here with a clear message before it touches any database file.
+    const stream = await openStream(config, storeDir, logger);
+    opened.push(() => stream.close());
+    const databases = await openDatabases(config, logger);
+    opened.push(async () => {
+      await Promise.all(databases.map((db) => db.close()));
+    });
+    const caching = await openCaching(config, metrics, logger);
+    opened.push(() => caching.close());
+    // Only a process hosting the inventory uses the book; the others need no stock connection.
+    const reservations = await openReservationBook(
+      config.services.includes("inventory") ? config.stockUrl : undefined,
+      { prefix: config.stockPrefix, onError: onError("stock") },
+    );
+    opened.push(() => reservations.close());
+    const broadcast = await openBroadcast(broadcastUrlOf(config), {
+      prefix: `${config.queuePrefix}`,
+      onError: onError("broadcast"),
+    });
+    opened.push(() => broadcast.close());
+    return {
+      config,
+      logger,
+      metrics,
+      databases: createShardRouter(databases),
+      stream,
+      caching,
+      reservations,
+      broadcast,
+      ids: new SnowflakeGenerator(config.workerId),
+      tokens: tokenServiceFor(config),
+      close: closeOpened,
+    };
+  } catch (error) {
+    await closeOpened();
+    throw error;
+  }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { TokenService } from "../platform/auth/tokens.js";
+import type { Broadcast } from "../platform/broadcast/broadcast.js";
 import type { Caching } from "../platform/cache/caching.js";
 import type { Config } from "../platform/config/load-config.js";
 import type { ServiceName } from "../platform/config/settings.js";
@@ -8,6 +9,7 @@ import type { SnowflakeGenerator } from "../platform/ids/snowflake.js";
 import type { Logger } from "../platform/observability/logger.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import type { Stream } from "../platform/queue/stream.js";
+import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import type { CatalogApi } from "./catalog/api.js";
 import type { InventoryApi } from "./inventory/api.js";
 import type { OrdersApi } from "./orders/api.js";
@@ -29,6 +31,10 @@ export interface ServiceContext {
   readonly databases: ShardRouter;
   readonly stream: Stream;
   readonly caching: Caching;
+  /** Live stock and reservations (the inventory's). */
+  readonly reservations: ReservationBook;
+  /** Best-effort pub/sub between processes. */
+  readonly broadcast: Broadcast;
   readonly ids: SnowflakeGenerator;
   readonly tokens: TokenService;
   readonly clients: ServiceClients;

@@ -14,14 +14,20 @@ export interface Config {
   readonly cacheWarmTop: number;
   readonly queueUrl: string | undefined;
   readonly queuePrefix: string;
+  readonly stockUrl: string | undefined;
+  readonly stockPrefix: string;
+  readonly broadcastUrl: string | undefined;
   readonly services: readonly ServiceName[];
   readonly serviceUrls: ReadonlyMap<string, string>;
   readonly workerId: number;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly ordersRole: "all" | "intake" | "worker";
   readonly orderBatchSize: number;
   readonly orderWriteRate: number;
   readonly reservationTtlSeconds: number;
+  readonly reconcileIntervalSeconds: number;
+  readonly lowPriorityMaxLag: number;
   readonly shutdownTimeoutMs: number;
   readonly seedDemo: boolean;
 }
@@ -103,14 +109,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     cacheWarmTop: value("cacheWarmTop") as number,
     queueUrl: value("queueUrl") as string | undefined,
     queuePrefix: value("queuePrefix") as string,
+    stockUrl: value("stockUrl") as string | undefined,
+    stockPrefix: value("stockPrefix") as string,
+    broadcastUrl: value("broadcastUrl") as string | undefined,
     services: value("services") as ServiceName[],
     serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
     workerId: (value("workerId") as number | undefined) ?? process.pid % 64,
     logLevel: value("logLevel") as string,
     bodyLimitBytes: value("bodyLimitBytes") as number,
+    ordersRole: value("ordersRole") as Config["ordersRole"],
     orderBatchSize: value("orderBatchSize") as number,
     orderWriteRate: value("orderWriteRate") as number,
     reservationTtlSeconds: value("reservationTtlSeconds") as number,
+    reconcileIntervalSeconds: value("reconcileIntervalSeconds") as number,
+    lowPriorityMaxLag: value("lowPriorityMaxLag") as number,
     shutdownTimeoutMs: value("shutdownTimeoutMs") as number,
     seedDemo: value("seedDemo") as boolean,
   };

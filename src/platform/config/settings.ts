@@ -64,6 +64,19 @@ export const SETTINGS = {
     default: "floodgate",
     doc: "Names Floodgate's streams on a shared broker (JetStream streams PREFIX_<topic>, subjects prefix.<topic>; Redis keys prefix:stream:<topic>).",
   },
+  stockUrl: {
+    type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
+    doc: "Where the inventory keeps live stock and reservations (one Lua script per reservation): redis://h:p or redis-cluster://h:p,h:p,… (run Redis with appendonly yes, appendfsync always, and no eviction: see docs/operations.md). Shared by any number of inventory processes. Unset or memory://: the inventory process's memory (then one inventory process per database).",
+  },
+  stockPrefix: {
+    type: { kind: "string" },
+    default: "floodgate:",
+    doc: "Prefix of every key Floodgate writes on the stock Redis.",
+  },
+  broadcastUrl: {
+    type: { kind: "url", schemes: ["memory", "redis", "redis-cluster", "nats"] },
+    doc: "Pub/sub that tells every intake process at once that a SKU sold out (or is back): redis://, redis-cluster:// or nats://. Unset: the stock Redis if FLOODGATE_STOCK_URL is set, else the queue's server if it is NATS or Redis, else this process only.",
+  },
   services: {
     type: { kind: "enum-list", values: SERVICE_NAMES },
     default: SERVICE_NAMES.join(","),
@@ -87,6 +100,11 @@ export const SETTINGS = {
     default: "16384",
     doc: "Largest request body accepted; larger ones get 413 payload_too_large.",
   },
+  ordersRole: {
+    type: { kind: "enum", values: ["all", "intake", "worker"] },
+    default: "all",
+    doc: "What an orders process does: intake (answers POST /orders and appends to the queue), worker (drains the queue into the database), or all. Run them as separate processes to scale each alone.",
+  },
   orderBatchSize: {
     type: { kind: "int", min: 1, max: 5000 },
     default: "500",
@@ -101,6 +119,16 @@ export const SETTINGS = {
     type: { kind: "int", min: 5, max: 86_400 },
     default: "900",
     doc: "A stock reservation that no stored order confirms within this time is released.",
+  },
+  reconcileIntervalSeconds: {
+    type: { kind: "int", min: 1, max: 86_400 },
+    default: "10",
+    doc: "How often the inventory compares its live stock with the database of record and reports drift (low-priority work).",
+  },
+  lowPriorityMaxLag: {
+    type: { kind: "int", min: 0, max: 100_000_000 },
+    default: "100",
+    doc: "Low-priority work (reconciliation) is deferred while the orders queue holds more messages than this, leaving the database to the order workers during a burst.",
   },
   shutdownTimeoutMs: {
     type: { kind: "int", min: 0, max: 600_000 },

@@ -1,24 +1,15 @@
 /** The inventory's contract with other services (in-process or over HTTP). */
-export interface StockTerms {
-  readonly sku: string;
-  readonly stock: number;
-  readonly perUserLimit: number;
-  /** ISO-8601 instants; the sale is open in [startsAt, endsAt). */
-  readonly startsAt: string;
-  readonly endsAt: string;
-}
+import type { BloomSnapshot } from "../../platform/cache/bloom/memory-bloom-filter.js";
+import type {
+  RefusalReason,
+  ReservationRef,
+  ReserveRequest,
+  SaleTerms,
+  StockLevels,
+} from "../../platform/reservations/reservation-book.js";
 
-export interface ReserveRequest {
-  /** The id the order will have; it also names the reservation. */
-  readonly orderId: string;
-  readonly sku: string;
-  readonly userId: string;
-  readonly quantity: number;
-  /** Scoped to the user: the same user and key never reserve twice. */
-  readonly idempotencyKey: string;
-}
-
-export type RefusalReason = "no_sale" | "sale_not_open" | "sold_out" | "limit_exceeded";
+export type { RefusalReason, ReservationRef, ReserveRequest, StockLevels };
+export type StockTerms = SaleTerms;
 
 export type ReserveResult =
   | { readonly outcome: "reserved"; readonly orderId: string }
@@ -32,18 +23,13 @@ export type ReserveResult =
       readonly stored: boolean;
       readonly reservedAt: string;
     }
-  | { readonly outcome: "refused"; readonly reason: RefusalReason; readonly available: number };
-
-export interface StockLevels {
-  readonly sku: string;
-  readonly stock: number;
-  /** Units still for sale. */
-  readonly available: number;
-  /** Held for accepted orders not yet stored. */
-  readonly reserved: number;
-  /** Held for stored orders. */
-  readonly sold: number;
-}
+  | {
+      readonly outcome: "refused";
+      readonly reason: RefusalReason;
+      readonly available: number;
+      /** The SKU's stock version the refusal was decided at (orders "sold out" news). */
+      readonly version?: number;
+    };
 
 /** A live reservation, as seen by the order it was made for. */
 export interface ReservationView {
@@ -51,23 +37,59 @@ export interface ReservationView {
   readonly sku: string;
   readonly userId: string;
   readonly quantity: number;
-  readonly status: "reserved" | "releasing" | "confirmed";
+  readonly status: "reserved" | "confirmed";
   readonly reservedAt: string;
 }
+
+/** One SKU where live stock and the database of record disagree. */
+export interface StockDrift {
+  readonly sku: string;
+  /** What the live book (memory or Redis) holds. */
+  readonly live: { readonly stock: number; readonly reserved: number; readonly sold: number } | null;
+  /** What the database rows hold. */
+  readonly recorded: { readonly stock: number; readonly reserved: number; readonly sold: number } | null;
+  /** When this difference was first seen; it is reported once seen on two checks in a row. */
+  readonly since: string;
+}
+
+export interface ReconciliationReport {
+  readonly checkedAt: string;
+  readonly skus: number;
+  /** Differences seen on two consecutive checks (one alone may be a write in flight). */
+  readonly drift: readonly StockDrift[];
+}
+
+/** Published on the broadcast channel STOCK_AVAILABILITY_CHANNEL when a SKU sells out or comes back. */
+export interface StockAvailability {
+  readonly sku: string;
+  readonly available: number;
+  readonly version: number;
+  /**
+   * When sold out: a Bloom filter of the `user \0 key` pairs holding its reservations, so an
+   * intake can refuse a keyed request that is surely not a replay without asking anyone.
+   */
+  readonly holders?: BloomSnapshot;
+}
+
+export const STOCK_AVAILABILITY_CHANNEL = "stock.availability";
 
 export interface InventoryApi {
   defineStock(input: StockTerms): Promise<StockLevels>;
   reserve(input: ReserveRequest): Promise<ReserveResult>;
   /** Returns stock to the sale; ids already released or unknown are ignored. */
-  release(input: { orderIds: readonly string[] }): Promise<{ released: string[] }>;
+  release(input: { reservations: readonly ReservationRef[] }): Promise<{ released: string[] }>;
   /**
    * Marks reservations as sold once their orders are stored. Ids whose reservation was already
    * released (expired) come back in `notConfirmed`: their orders must be cancelled.
    */
-  confirm(input: { orderIds: readonly string[] }): Promise<{ confirmed: string[]; notConfirmed: string[] }>;
+  confirm(input: {
+    reservations: readonly ReservationRef[];
+  }): Promise<{ confirmed: string[]; notConfirmed: string[] }>;
   levels(input: { sku: string }): Promise<StockLevels | null>;
   /** The live reservation made for an order, or null (never made, or released). */
   reservation(input: { orderId: string }): Promise<ReservationView | null>;
+  /** Compares live stock with the database of record now; never changes either. */
+  reconcile(input: Record<string, never>): Promise<ReconciliationReport>;
 }
 
 export const INVENTORY_OPERATIONS = [
@@ -77,4 +99,5 @@ export const INVENTORY_OPERATIONS = [
   "confirm",
   "levels",
   "reservation",
+  "reconcile",
 ] as const satisfies readonly (keyof InventoryApi)[];

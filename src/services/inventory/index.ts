@@ -1,15 +1,33 @@
 import { fileURLToPath } from "node:url";
 import { GroupCommit } from "../../platform/batching/group-commit.js";
+import { LowPriorityWork } from "../../platform/batching/low-priority-work.js";
+import { type BloomSnapshot, MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import { AppError } from "../../platform/errors/catalogue.js";
+import type { ReservationRef, StockChange } from "../../platform/reservations/reservation-book.js";
 import type { ServiceModule } from "../service-module.js";
-import { INVENTORY_OPERATIONS, type InventoryApi, type StockTerms } from "./api.js";
+import {
+  INVENTORY_OPERATIONS,
+  type InventoryApi,
+  type ReserveRequest,
+  STOCK_AVAILABILITY_CHANNEL,
+  type StockAvailability,
+  type StockTerms,
+} from "./api.js";
+import { StockReconciliation } from "./reconciliation.js";
 import { type LedgerWrite, ReservationStore } from "./reservation-store.js";
-import { StockLedger } from "./stock-ledger.js";
 import { WriterLease } from "./writer-lease.js";
 
 const SWEEP_INTERVAL_MS = 1000;
+const SWEEP_BATCH = 1000;
 /** A crashed holder's lease expires in 15 s; a restart waits a little longer than that for it. */
 const LEASE_WAIT_MS = 20_000;
+/** A SKU the database has no sale for is not looked up again within this time. */
+const NO_SALE_MEMORY_MS = 1000;
+/** While a SKU stays sold out, refusals re-announce it at most this often (for intakes that missed it). */
+const SOLD_OUT_REPEAT_MS = 1000;
+/** Above this many holders the news goes without the filter (it would be over ~1 MB at 1%). */
+const MAX_HOLDERS_IN_NEWS = 500_000;
+const HOLDERS_FALSE_POSITIVE_RATE = 0.01;
 
 function sameTerms(a: StockTerms, b: StockTerms): boolean {
   return (
@@ -26,18 +44,32 @@ export const inventoryService: ServiceModule<InventoryApi> = {
   sharded: false,
   operations: INVENTORY_OPERATIONS,
   async start(context) {
-    const { metrics, logger } = context;
+    const { metrics, logger, reservations: book, broadcast } = context;
     const log = logger.child({ service: "inventory" });
     const store = new ReservationStore(context.databases.primary);
-    // Embedded, the data dir's lock already makes this the only process; on a shared database the
-    // lease does.
-    const lease = context.config.databaseUrls ? new WriterLease(context.databases.primary) : undefined;
+    // A book in this process's memory must be the only one writing to the database: embedded, the
+    // data dir's lock sees to that; on a shared database, the lease. A Redis book is shared by design.
+    const lease =
+      !book.shared && context.config.databaseUrls ? new WriterLease(context.databases.primary) : undefined;
     await lease?.acquire(LEASE_WAIT_MS);
-    const ledger = new StockLedger();
-    for (const terms of await store.allStock()) ledger.defineSale(terms);
-    const live = await store.liveReservations();
-    for (const reservation of live) ledger.restore(reservation);
-    log.info({ sales: ledger.allLevels().length, liveReservations: live.length }, "stock ledger rebuilt");
+
+    /** Loads sales and live reservations the book does not hold yet; returns the SKUs loaded. */
+    const restoreFromRecord = async (sku?: string): Promise<{ found: number; loaded: string[] }> => {
+      const sales = await store.recentStock(sku);
+      if (sales.length === 0) return { found: 0, loaded: [] };
+      const live = await store.liveReservations(sales.map((s) => s.sku));
+      const loaded: string[] = [];
+      for (const terms of sales) {
+        const rows = live.filter((r) => r.sku === terms.sku);
+        if (await book.restore(terms, rows)) loaded.push(terms.sku);
+      }
+      return { found: sales.length, loaded };
+    };
+    const atStart = await restoreFromRecord();
+    log.info(
+      { sales: atStart.found, loadedIntoBook: atStart.loaded.length, shared: book.shared },
+      "live stock ready",
+    );
 
     /** Inserts the database refused (it already holds a live reservation for that user and key). */
     const refusedInserts = new Set<string>();
@@ -47,41 +79,106 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     /** Reservations whose row is not yet committed: a duplicate request waits for the original. */
     const durability = new Map<string, Promise<void>>();
     const ttlMs = context.config.reservationTtlSeconds * 1000;
+    const noSaleUntil = new Map<string, number>();
+    const soldOutAnnounced = new Map<string, number>();
 
     const outcomes = metrics.counter("inventory_reservations_total", "Reservation attempts by outcome.", [
       "outcome",
     ]);
-    metrics.gauge("inventory_stock_units", "Stock units per SKU and state.", ["sku", "state"], (gauge) => {
-      gauge.reset();
-      for (const level of ledger.allLevels()) {
-        gauge.set({ sku: level.sku, state: "available" }, level.available);
-        gauge.set({ sku: level.sku, state: "reserved" }, level.reserved);
-        gauge.set({ sku: level.sku, state: "sold" }, level.sold);
-      }
-    });
+    const drifting = metrics.gauge(
+      "inventory_stock_drift_units",
+      "Live stock minus the database of record, per SKU and state, where they disagree (0 = none).",
+      ["sku", "state"],
+    );
+    metrics.gauge(
+      "inventory_stock_units",
+      "Stock units per SKU and state.",
+      ["sku", "state"],
+      async (gauge) => {
+        gauge.reset();
+        for (const level of await book.allLevels()) {
+          gauge.set({ sku: level.sku, state: "available" }, level.available);
+          gauge.set({ sku: level.sku, state: "reserved" }, level.reserved);
+          gauge.set({ sku: level.sku, state: "sold" }, level.sold);
+        }
+      },
+    );
+
+    const announce = (news: StockAvailability) => {
+      broadcast
+        .publish(STOCK_AVAILABILITY_CHANNEL, JSON.stringify(news))
+        .catch((error: unknown) => log.warn({ err: error }, "announcing stock availability failed"));
+    };
+    /** "Sold out", with who holds its units (so replays of their keys still reach the book). */
+    const announceSoldOut = (sku: string, version: number) => {
+      soldOutAnnounced.set(sku, Date.now());
+      book
+        .userKeys(sku)
+        .then((keys) => {
+          let holders: BloomSnapshot | undefined;
+          if (keys.length <= MAX_HOLDERS_IN_NEWS) {
+            const filter = new MemoryBloomFilter(HOLDERS_FALSE_POSITIVE_RATE);
+            void filter.rebuild(keys, keys.length);
+            holders = filter.snapshot();
+          }
+          announce({ sku, available: 0, version, ...(holders ? { holders } : {}) });
+        })
+        .catch((error: unknown) => log.warn({ err: error, sku }, "announcing a sell-out failed"));
+    };
+    const announceChange = (change: StockChange | undefined) => {
+      if (change) announce(change);
+    };
 
     /**
      * Durable first: the units go back on sale only once "released" is committed, so a crash can
-     * never leave the database holding units that memory already sold again. A release whose write
+     * never leave the database holding units the book already sold again. A release whose write
      * fails stays reserved (under-selling, never overselling) and is tried again later.
      */
-    const releaseAll = async (orderIds: readonly string[]): Promise<string[]> => {
-      const releasing = orderIds.filter((orderId) => ledger.beginRelease(orderId));
+    const releaseAll = async (refs: readonly ReservationRef[]): Promise<string[]> => {
+      const begun = await Promise.all(refs.map((ref) => book.beginRelease(ref)));
+      const releasing = refs.filter((_, index) => begun[index] !== undefined);
       const results = await Promise.allSettled(
-        releasing.map((orderId) => writer.submit({ kind: "status", orderId, status: "released" })),
+        releasing.map((ref) => writer.submit({ kind: "release", orderId: ref.orderId })),
       );
       const released: string[] = [];
-      results.forEach((result, index) => {
-        const orderId = releasing[index]!;
-        if (result.status === "fulfilled") {
-          ledger.finishRelease(orderId);
-          released.push(orderId);
-        } else {
-          ledger.abortRelease(orderId);
-          log.error({ err: result.reason, orderId }, "writing a release failed; the units stay held");
-        }
-      });
+      await Promise.all(
+        results.map(async (result, index) => {
+          const ref = releasing[index]!;
+          if (result.status === "fulfilled") {
+            announceChange(await book.finishRelease(ref));
+            released.push(ref.orderId);
+          } else {
+            await book.abortRelease(ref);
+            log.error(
+              { err: result.reason, orderId: ref.orderId },
+              "writing a release failed; the units stay held",
+            );
+          }
+        }),
+      );
       return released;
+    };
+
+    /** The book's answer; a book that cannot answer (Redis down) means "not accepted, retry". */
+    const decide = async (request: ReserveRequest) => {
+      try {
+        const decision = await book.reserve(request, Date.now(), ttlMs);
+        if (decision.kind !== "refused" || decision.reason !== "no_sale") return decision;
+        // The book may have lost the sale (a Redis restarted without its data): the database decides.
+        if ((noSaleUntil.get(request.sku) ?? 0) > Date.now()) return decision;
+        const { found, loaded } = await restoreFromRecord(request.sku);
+        if (found === 0) {
+          noSaleUntil.set(request.sku, Date.now() + NO_SALE_MEMORY_MS);
+          return decision;
+        }
+        if (loaded.length > 0)
+          log.warn({ sku: request.sku }, "live stock was missing; rebuilt from the database");
+        return await book.reserve(request, Date.now(), ttlMs);
+      } catch (error) {
+        outcomes.inc({ outcome: "book_unavailable" });
+        log.error({ err: error, sku: request.sku }, "the reservation book did not answer");
+        throw new AppError("not_accepted", undefined, 1);
+      }
     };
 
     const api: InventoryApi = {
@@ -89,30 +186,41 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         if (Date.parse(terms.endsAt) <= Date.parse(terms.startsAt)) throw new AppError("invalid_sale_window");
         if (!(await store.insertStock(terms))) {
           // The same terms again is a retry of a request that failed after this step: succeed.
-          const existing = ledger.terms(terms.sku);
-          if (existing && sameTerms(existing, terms)) return ledger.levels(terms.sku)!;
+          const [existing] = await store.recentStock(terms.sku);
+          if (existing && sameTerms(existing, terms)) {
+            await book.restore(existing, await store.liveReservations([terms.sku]));
+            return (await book.levels(terms.sku))!;
+          }
           throw new AppError("sale_exists", `Stock for SKU "${terms.sku}" is already on sale.`);
         }
-        ledger.defineSale(terms);
-        return ledger.levels(terms.sku)!;
+        noSaleUntil.delete(terms.sku);
+        await book.defineSale(terms);
+        return (await book.levels(terms.sku))!;
       },
 
       async reserve(request) {
         if (lease && !lease.held)
           throw new AppError("unavailable", "This inventory process lost its writer lease.");
-        const decision = ledger.reserve(request, Date.now(), ttlMs);
+        const decision = await decide(request);
         if (decision.kind === "refused") {
           outcomes.inc({ outcome: decision.reason });
-          return { outcome: "refused", reason: decision.reason, available: decision.available };
+          if (decision.reason === "sold_out" && decision.available === 0 && decision.version !== undefined) {
+            const last = soldOutAnnounced.get(request.sku) ?? 0;
+            if (Date.now() - last >= SOLD_OUT_REPEAT_MS) announceSoldOut(request.sku, decision.version);
+          }
+          return {
+            outcome: "refused",
+            reason: decision.reason,
+            available: decision.available,
+            ...(decision.version !== undefined ? { version: decision.version } : {}),
+          };
         }
         const { reservation } = decision;
         if (decision.kind === "duplicate") {
           outcomes.inc({ outcome: "duplicate" });
           await durability.get(reservation.orderId);
           // The first attempt failed and is being undone: this retry may go ahead once it is.
-          if (reservation.status === "releasing" || reservation.status === "released") {
-            throw new AppError("not_accepted", undefined, 1);
-          }
+          if (reservation.status === "releasing") throw new AppError("not_accepted", undefined, 1);
           return {
             outcome: "duplicate",
             orderId: reservation.orderId,
@@ -122,59 +230,63 @@ export const inventoryService: ServiceModule<InventoryApi> = {
             reservedAt: new Date(reservation.reservedAtMs).toISOString(),
           };
         }
+        if (decision.after.available === 0) announceSoldOut(request.sku, decision.after.version);
+        const ref = { orderId: reservation.orderId, sku: reservation.sku };
         const written = writer.submit({ kind: "insert", reservation });
         durability.set(reservation.orderId, written);
         try {
           await written;
-          if (refusedInserts.delete(reservation.orderId))
-            throw new Error("a live reservation already holds this key");
         } catch (error) {
-          ledger.forget(reservation.orderId);
+          announceChange(await book.forget(ref).catch(() => undefined));
           log.error({ err: error, orderId: reservation.orderId }, "reservation write failed");
           outcomes.inc({ outcome: "write_failed" });
           throw new AppError("not_accepted", undefined, 1);
         } finally {
           durability.delete(reservation.orderId);
         }
+        if (refusedInserts.delete(reservation.orderId)) {
+          // The database holds a live reservation with this user and key for another SKU.
+          announceChange(await book.forget(ref).catch(() => undefined));
+          outcomes.inc({ outcome: "idempotency_key_reused" });
+          throw AppError.refusal("idempotency_key_reused");
+        }
         outcomes.inc({ outcome: "reserved" });
         return { outcome: "reserved", orderId: reservation.orderId };
       },
 
-      async release({ orderIds }) {
-        return { released: await releaseAll(orderIds) };
+      async release({ reservations }) {
+        return { released: await releaseAll(reservations) };
       },
 
-      async confirm({ orderIds }) {
-        const confirmed: string[] = [];
-        const notConfirmed: string[] = [];
-        const writes: Promise<void>[] = [];
-        for (const orderId of orderIds) {
-          if (ledger.confirm(orderId)) {
-            confirmed.push(orderId);
-            writes.push(writer.submit({ kind: "status", orderId, status: "confirmed" }));
-          } else {
-            notConfirmed.push(orderId);
-          }
-        }
-        await Promise.all(writes);
-        return { confirmed, notConfirmed };
+      async confirm({ reservations }) {
+        const { confirmed, notConfirmed } = await book.confirm(reservations);
+        await Promise.all(confirmed.map((reservation) => writer.submit({ kind: "confirm", reservation })));
+        return {
+          confirmed: confirmed.map((r) => r.orderId),
+          notConfirmed: notConfirmed.map((r) => r.orderId),
+        };
       },
 
       async levels({ sku }) {
-        return ledger.levels(sku) ?? null;
+        return (await book.levels(sku)) ?? null;
       },
 
       async reservation({ orderId }) {
-        const found = ledger.reservation(orderId);
-        if (!found || found.status === "released") return null;
+        // The row is written before the order is accepted, so every accepted order finds it.
+        const found = await store.reservation(orderId);
+        if (!found) return null;
         return {
           orderId: found.orderId,
           sku: found.sku,
           userId: found.userId,
           quantity: found.quantity,
-          status: found.status,
+          status: found.status === "confirmed" ? "confirmed" : "reserved",
           reservedAt: new Date(found.reservedAtMs).toISOString(),
         };
+      },
+
+      async reconcile() {
+        return reconciliation.check();
       },
     };
 
@@ -184,7 +296,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     // order was never durably accepted (the intake died between reserving and appending).
     let lastBacklogWarning = 0;
     const sweep = async () => {
-      if (ledger.expired(Date.now()).length === 0) return;
+      if ((await book.expired(Date.now(), 1)).length === 0) return;
       let pending: number;
       try {
         pending = (await context.clients.orders.backlog()).pending;
@@ -196,8 +308,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         return;
       }
       if (pending > 0) return;
-      const expired = ledger.expired(Date.now()).map((r) => r.orderId);
-      const released = await releaseAll(expired);
+      const released = await releaseAll(await book.expired(Date.now(), SWEEP_BATCH));
       if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
     };
     let sweeping = false;
@@ -212,11 +323,39 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     }, SWEEP_INTERVAL_MS);
     sweeper.unref();
 
+    const reconciliation = new StockReconciliation(book, store);
+    const reported = new Set<string>();
+    const lowPriority = new LowPriorityWork({
+      lag: async () => (await context.clients.orders.backlog()).pending,
+      maxLag: context.config.lowPriorityMaxLag,
+      intervalMs: context.config.reconcileIntervalSeconds * 1000,
+      logger: log,
+      metrics,
+    });
+    lowPriority.add("stock-reconciliation", async () => {
+      const report = await reconciliation.check();
+      drifting.reset();
+      for (const drift of report.drift) {
+        const live = drift.live ?? { stock: 0, reserved: 0, sold: 0 };
+        const recorded = drift.recorded ?? { stock: 0, reserved: 0, sold: 0 };
+        for (const state of ["stock", "reserved", "sold"] as const) {
+          drifting.set({ sku: drift.sku, state }, live[state] - recorded[state]);
+        }
+        if (!reported.has(drift.sku)) log.error({ drift }, "live stock differs from the database of record");
+      }
+      const now = new Set(report.drift.map((d) => d.sku));
+      for (const sku of reported) if (!now.has(sku)) log.info({ sku }, "stock drift resolved");
+      reported.clear();
+      for (const sku of now) reported.add(sku);
+    });
+    lowPriority.start();
+
     return {
       api,
       routes: () => {},
       stop: async () => {
         clearInterval(sweeper);
+        await lowPriority.stop();
         await writer.drain();
         await lease?.release();
       },

@@ -1,23 +1,58 @@
 import type { Database, Sql } from "../../platform/db/database.js";
 import { isoTimestamp } from "../../platform/db/timestamps.js";
-import type { StockTerms } from "./api.js";
-import type { Reservation, ReservationStatus } from "./stock-ledger.js";
+import type { Reservation, SaleTerms } from "../../platform/reservations/reservation-book.js";
 
-/** A change to persist: a new reservation, or a status change of an existing one. */
+/**
+ * A change to persist: a new reservation, a release, or a confirmation. A confirmation carries
+ * the whole reservation: if its row is missing (its insert was lost with an outcome-unknown
+ * timeout, then a replay re-appended the order), the row is written then.
+ */
 export type LedgerWrite =
   | { readonly kind: "insert"; readonly reservation: Reservation }
-  | {
-      readonly kind: "status";
-      readonly orderId: string;
-      readonly status: "reserved" | "confirmed" | "released";
-    };
+  | { readonly kind: "release"; readonly orderId: string }
+  | { readonly kind: "confirm"; readonly reservation: Reservation };
+
+/** Units held per SKU according to the database of record. */
+export interface RecordedStock {
+  readonly sku: string;
+  readonly stock: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+type ReservationRow = {
+  order_id: string;
+  sku: string;
+  user_id: string;
+  quantity: number;
+  idempotency_key: string;
+  status: "reserved" | "confirmed";
+  created_at: unknown;
+  expires_at: unknown;
+};
+
+const RESERVATION_COLUMNS =
+  "order_id::text AS order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at";
+
+function reservationOf(row: ReservationRow): Reservation {
+  return {
+    orderId: row.order_id,
+    sku: row.sku,
+    userId: row.user_id,
+    quantity: row.quantity,
+    idempotencyKey: row.idempotency_key,
+    status: row.status,
+    reservedAtMs: Date.parse(isoTimestamp(row.created_at)),
+    expiresAtMs: Date.parse(isoTimestamp(row.expires_at)),
+  };
+}
 
 /** SQL for the inventory schema; the only code that touches its tables. */
 export class ReservationStore {
   constructor(private readonly db: Database) {}
 
   /** Inserts the stock row; false when the SKU already has one. */
-  async insertStock(terms: StockTerms): Promise<boolean> {
+  async insertStock(terms: SaleTerms): Promise<boolean> {
     const rows = await this.db.query(
       `INSERT INTO inventory.stock (sku, total, per_user_limit, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (sku) DO NOTHING RETURNING sku`,
@@ -26,14 +61,19 @@ export class ReservationStore {
     return rows.length === 1;
   }
 
-  async allStock(): Promise<StockTerms[]> {
+  /** Sales still taking orders or that ended less than a day ago (older ones need no live stock). */
+  async recentStock(sku?: string): Promise<SaleTerms[]> {
     const rows = await this.db.query<{
       sku: string;
       total: number;
       per_user_limit: number;
       starts_at: unknown;
       ends_at: unknown;
-    }>("SELECT sku, total, per_user_limit, starts_at, ends_at FROM inventory.stock");
+    }>(
+      `SELECT sku, total, per_user_limit, starts_at, ends_at FROM inventory.stock
+       WHERE ends_at > now() - interval '1 day' AND ($1::text IS NULL OR sku = $1)`,
+      [sku ?? null],
+    );
     return rows.map((row) => ({
       sku: row.sku,
       stock: row.total,
@@ -43,65 +83,90 @@ export class ReservationStore {
     }));
   }
 
-  async liveReservations(): Promise<Reservation[]> {
-    const rows = await this.db.query<{
-      order_id: string;
-      sku: string;
-      user_id: string;
-      quantity: number;
-      idempotency_key: string;
-      status: ReservationStatus;
-      created_at: unknown;
-      expires_at: unknown;
-    }>(
-      `SELECT order_id::text AS order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at
-       FROM inventory.reservations AS r
-       WHERE status <> 'released'
-         -- A sale that ended over a day ago takes no more orders; its reservations need no memory.
-         AND EXISTS (SELECT 1 FROM inventory.stock AS s WHERE s.sku = r.sku AND s.ends_at > now() - interval '1 day')`,
+  /** Live (not released) reservations of the given SKUs. */
+  async liveReservations(skus: readonly string[]): Promise<Reservation[]> {
+    const rows = await this.db.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations
+       WHERE sku = ANY($1::text[]) AND status <> 'released'`,
+      [skus],
+    );
+    return rows.map(reservationOf);
+  }
+
+  /** A live reservation by its order id. */
+  async reservation(orderId: string): Promise<Reservation | undefined> {
+    const rows = await this.db.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations WHERE order_id = $1 AND status <> 'released'`,
+      [orderId],
+    );
+    return rows[0] && reservationOf(rows[0]);
+  }
+
+  /** What the database says each recent sale holds: the figures reconciliation compares. */
+  async recordedStock(): Promise<RecordedStock[]> {
+    const rows = await this.db.query<{ sku: string; total: number; reserved: string; sold: string }>(
+      `SELECT s.sku, s.total,
+              COALESCE(SUM(r.quantity) FILTER (WHERE r.status = 'reserved'), 0)::text AS reserved,
+              COALESCE(SUM(r.quantity) FILTER (WHERE r.status = 'confirmed'), 0)::text AS sold
+       FROM inventory.stock AS s LEFT JOIN inventory.reservations AS r ON r.sku = s.sku AND r.status <> 'released'
+       WHERE s.ends_at > now() - interval '1 day'
+       GROUP BY s.sku, s.total ORDER BY s.sku`,
     );
     return rows.map((row) => ({
-      orderId: row.order_id,
       sku: row.sku,
-      userId: row.user_id,
-      quantity: row.quantity,
-      idempotencyKey: row.idempotency_key,
-      status: row.status,
-      reservedAtMs: Date.parse(isoTimestamp(row.created_at)),
-      expiresAtMs: Date.parse(isoTimestamp(row.expires_at)),
+      stock: row.total,
+      reserved: Number(row.reserved),
+      sold: Number(row.sold),
     }));
   }
 
   /**
-   * Applies a batch of ledger changes in one transaction: status changes first (a release frees a
-   * user's idempotency key for a reservation inserted in the same batch), then inserts. Returns the
-   * order ids whose insert did not land because the database already holds a live reservation for
-   * that user and key; the caller refuses those instead of failing the whole batch.
+   * Applies a batch of changes in one transaction: releases first (a release frees a user's
+   * idempotency key for a reservation inserted in the same batch), then inserts, then
+   * confirmations (which may find the row an insert of this batch just wrote). Returns the order
+   * ids whose insert did not land because the database already holds a live reservation for that
+   * user and key; the caller refuses those instead of failing the whole batch.
    */
   async apply(writes: readonly LedgerWrite[]): Promise<Set<string>> {
     const inserts: Reservation[] = [];
-    const statuses = new Map<string, "reserved" | "confirmed" | "released">();
+    const confirms = new Map<string, Reservation>();
+    const releases = new Set<string>();
     for (const write of writes) {
       if (write.kind === "insert") inserts.push(write.reservation);
-      else statuses.set(write.orderId, write.status);
+      else if (write.kind === "confirm") confirms.set(write.reservation.orderId, write.reservation);
+      else releases.add(write.orderId);
     }
     return this.db.transaction(async (tx) => {
-      if (statuses.size > 0) {
+      if (releases.size > 0) {
         await tx.query(
-          `UPDATE inventory.reservations AS r SET status = u.status, updated_at = now()
-           FROM unnest($1::bigint[], $2::text[]) AS u(order_id, status)
-           WHERE r.order_id = u.order_id AND r.status <> 'released'`,
-          [[...statuses.keys()], [...statuses.values()]],
+          `UPDATE inventory.reservations SET status = 'released', updated_at = now()
+           WHERE order_id = ANY($1::bigint[]) AND status <> 'released'`,
+          [[...releases]],
         );
       }
-      if (inserts.length === 0) return new Set<string>();
-      const landed = new Set(await insertReservations(tx, inserts));
-      return new Set(inserts.map((r) => r.orderId).filter((id) => !landed.has(id)));
+      let refused = new Set<string>();
+      if (inserts.length > 0) {
+        const landed = new Set(await insertReservations(tx, inserts, "DO NOTHING"));
+        refused = new Set(inserts.map((r) => r.orderId).filter((id) => !landed.has(id)));
+      }
+      if (confirms.size > 0) {
+        await insertReservations(
+          tx,
+          [...confirms.values()].map((r) => ({ ...r, status: "confirmed" as const })),
+          `(order_id) DO UPDATE SET status = 'confirmed', updated_at = now()
+           WHERE inventory.reservations.status = 'reserved'`,
+        );
+      }
+      return refused;
     });
   }
 }
 
-async function insertReservations(tx: Sql, reservations: readonly Reservation[]): Promise<string[]> {
+async function insertReservations(
+  tx: Sql,
+  reservations: readonly Reservation[],
+  onConflict: string,
+): Promise<string[]> {
   // One statement for the whole batch: arrays bound as parameters and unnested server-side. The
   // status written is the one at flush time (a reservation confirmed before its row was written
   // is inserted as confirmed); "releasing" is still a live reservation, so "reserved".
@@ -110,7 +175,7 @@ async function insertReservations(tx: Sql, reservations: readonly Reservation[])
        (order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                           $7::timestamptz[], $8::timestamptz[])
-     ON CONFLICT DO NOTHING
+     ON CONFLICT ${onConflict}
      RETURNING order_id::text AS order_id`,
     [
       reservations.map((r) => r.orderId),

@@ -4,9 +4,11 @@ import type { SnowflakeGenerator } from "../../platform/ids/snowflake.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import type { Stream } from "../../platform/queue/stream.js";
+import { userKey } from "../../platform/reservations/reservation-book.js";
 import type { Product } from "../catalog/api.js";
 import type { ServiceClients } from "../service-module.js";
 import { encodeOrderRequest, ORDER_REQUESTS_TOPIC, type OrderRequest } from "./order-request.js";
+import type { SoldOutFlags } from "./sold-out-flags.js";
 
 export interface PlaceOrder {
   readonly userId: string;
@@ -16,19 +18,11 @@ export interface PlaceOrder {
 }
 
 /**
- * How long a "sold out" answer is trusted before inventory is asked again. Stock can come back
- * (an expired reservation, a cancelled order), so the flag must not be permanent; within this
- * window a sold-out SKU is refused without any call at all.
- */
-const SOLD_OUT_FLAG_MS = 250;
-
-/**
  * The flash-sale intake: reserve stock, append the order to the durable stream, and only then
  * accept. Nothing is accepted that is not durable: if the append fails the reservation is
  * released and the client is told to retry (503).
  */
 export class OrderIntake {
-  private readonly soldOutUntil = new Map<string, number>();
   /** Requests in progress by user and key, so a concurrent duplicate waits for the first's outcome. */
   private readonly inFlight = new Map<string, { sku: string; quantity: number; result: Promise<string> }>();
   private readonly outcomes;
@@ -40,6 +34,7 @@ export class OrderIntake {
       readonly ids: SnowflakeGenerator;
       readonly logger: Logger;
       readonly metrics: Metrics;
+      readonly soldOut: SoldOutFlags;
     },
   ) {
     this.outcomes = deps.metrics.counter("orders_intake_total", "Order requests by outcome.", ["outcome"]);
@@ -47,16 +42,12 @@ export class OrderIntake {
 
   /** Resolves to the order id once the order is durable; throws an AppError otherwise. */
   async place(order: PlaceOrder): Promise<string> {
-    if (order.idempotencyKey === undefined) {
-      // A request with a key must still reach inventory while the flag is up: it may be the
-      // replay of an order that was accepted, whose first answer (202) it must get again.
-      if ((this.soldOutUntil.get(order.sku) ?? 0) > Date.now()) {
-        this.outcomes.inc({ outcome: "sold_out_flag" });
-        throw AppError.refusal("sold_out");
-      }
-      return this.placeOnce(order, undefined);
+    const key = order.idempotencyKey === undefined ? undefined : userKey(order.userId, order.idempotencyKey);
+    if (this.deps.soldOut.refuses(order.sku, key)) {
+      this.outcomes.inc({ outcome: "sold_out_flag" });
+      throw AppError.refusal("sold_out");
     }
-    const key = `${order.userId}\u0000${order.idempotencyKey}`;
+    if (key === undefined) return this.placeOnce(order, undefined);
     const running = this.inFlight.get(key);
     if (running) {
       if (running.sku !== order.sku || running.quantity !== order.quantity) {
@@ -85,7 +76,9 @@ export class OrderIntake {
       this.outcomes.inc({ outcome: result.reason });
       switch (result.reason) {
         case "sold_out":
-          if (result.available === 0) this.soldOutUntil.set(order.sku, Date.now() + SOLD_OUT_FLAG_MS);
+          if (result.available === 0 && result.version !== undefined) {
+            this.deps.soldOut.learn({ sku: order.sku, available: 0, version: result.version });
+          }
           throw AppError.refusal(
             "sold_out",
             result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
@@ -130,7 +123,7 @@ export class OrderIntake {
     try {
       product = await this.productFor(order.sku);
     } catch (error) {
-      await clients.inventory.release({ orderIds: [orderId] }).catch(() => {});
+      await clients.inventory.release({ reservations: [{ orderId, sku: order.sku }] }).catch(() => {});
       throw error;
     }
     const request = this.requestFor(
@@ -146,7 +139,7 @@ export class OrderIntake {
       this.deps.logger.error({ err: error, orderId }, "durable append failed; releasing the reservation");
       this.outcomes.inc({ outcome: "not_accepted" });
       // If this release is lost too, the reservation expires and the sweeper returns the stock.
-      await clients.inventory.release({ orderIds: [orderId] }).catch(() => {});
+      await clients.inventory.release({ reservations: [{ orderId, sku: order.sku }] }).catch(() => {});
       throw new AppError("not_accepted", undefined, 1);
     }
     this.outcomes.inc({ outcome: "accepted" });

@@ -151,7 +151,7 @@ export class OrderWriter {
     this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
 
     const { notConfirmed } = await this.options.inventory.confirm({
-      orderIds: valid.map((v) => v.request.orderId),
+      reservations: valid.map(({ request }) => ({ orderId: request.orderId, sku: request.sku })),
     });
     if (notConfirmed.length > 0) {
       // The reservation expired while the order waited in the queue: its stock went back on sale,

@@ -73,4 +73,11 @@ export function registerSalesRoutes(
       return { ...sale, levels };
     },
   );
+
+  // Live stock (memory or Redis) against the database of record, now. Read-only: drift is reported
+  // for a person to resolve, never overwritten (see docs/operations.md).
+  app.get("/admin/stock/reconciliation", async (request) => {
+    adminOf(request, tokens);
+    return clients.inventory.reconcile({});
+  });
 }

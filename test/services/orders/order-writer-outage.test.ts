@@ -54,10 +54,10 @@ describe("order worker during a dependency outage", () => {
     const downUntil = Date.now() + 2_500;
     let calls = 0;
     const inventory = {
-      confirm: async ({ orderIds: confirming }: { orderIds: readonly string[] }) => {
+      confirm: async ({ reservations }: { reservations: readonly { orderId: string }[] }) => {
         calls++;
         if (Date.now() < downUntil) throw new Error("inventory unavailable");
-        return { confirmed: [...confirming], notConfirmed: [] };
+        return { confirmed: reservations.map((r) => r.orderId), notConfirmed: [] };
       },
     } as unknown as InventoryApi;
     const group = stream.group(ORDER_REQUESTS_TOPIC, "writers", {

@@ -46,4 +46,25 @@ export class MemoryBloomFilter implements MembershipFilter {
   async fill(): Promise<{ count: number; capacity: number }> {
     return { count: this.count, capacity: this.capacity };
   }
+
+  /** The filter as plain data, to send to another process (which rebuilds it with `fromSnapshot`). */
+  snapshot(): BloomSnapshot | undefined {
+    return this.shape && { ...this.shape, data: Buffer.from(this.bits).toString("base64") };
+  }
+
+  static fromSnapshot(snapshot: BloomSnapshot): MemoryBloomFilter {
+    const filter = new MemoryBloomFilter(0.5);
+    const bits = new Uint8Array(Buffer.from(snapshot.data, "base64"));
+    if (!(snapshot.bits >= 1 && snapshot.hashes >= 1 && bits.length === Math.ceil(snapshot.bits / 8))) {
+      throw new RangeError("malformed Bloom filter snapshot");
+    }
+    filter.shape = { bits: snapshot.bits, hashes: snapshot.hashes };
+    filter.bits = bits;
+    return filter;
+  }
+}
+
+export interface BloomSnapshot extends BloomShape {
+  /** The bit array, base64. */
+  readonly data: string;
 }

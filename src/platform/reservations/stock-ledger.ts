@@ -1,62 +1,69 @@
-import type { RefusalReason, ReserveRequest, StockLevels, StockTerms } from "./api.js";
+import type {
+  RefusalReason,
+  Reservation,
+  ReservationStatus,
+  ReserveRequest,
+  SaleTerms,
+  StockChange,
+  StockLevels,
+} from "./reservation-book.js";
+import { userKey } from "./reservation-book.js";
 
-/**
- * `releasing`: a release is being written; the units stay held (and the reservation cannot be
- * confirmed) until the write commits, so memory never hands out stock the database still holds.
- */
-export type ReservationStatus = "reserved" | "releasing" | "confirmed" | "released";
-
-export interface Reservation {
-  readonly orderId: string;
-  readonly sku: string;
-  readonly userId: string;
-  readonly quantity: number;
-  readonly idempotencyKey: string;
-  status: ReservationStatus;
-  readonly reservedAtMs: number;
-  readonly expiresAtMs: number;
-}
+/** A reservation as the ledger holds it: its status changes in place. */
+export type LedgerReservation = Omit<Reservation, "status"> & { status: ReservationStatus | "released" };
 
 interface SaleState {
-  readonly terms: StockTerms;
+  readonly terms: SaleTerms;
   readonly startsAtMs: number;
   readonly endsAtMs: number;
   reserved: number;
   sold: number;
+  version: number;
   readonly heldByUser: Map<string, number>;
 }
 
 export type LedgerDecision =
-  | { readonly kind: "reserved"; readonly reservation: Reservation }
-  | { readonly kind: "duplicate"; readonly reservation: Reservation }
-  | { readonly kind: "refused"; readonly reason: RefusalReason; readonly available: number };
+  | { readonly kind: "reserved"; readonly reservation: LedgerReservation; readonly after: StockChange }
+  | { readonly kind: "duplicate"; readonly reservation: LedgerReservation }
+  | {
+      readonly kind: "refused";
+      readonly reason: RefusalReason;
+      readonly available: number;
+      readonly version?: number;
+    };
 
 /**
- * The embedded equivalent of the Redis reservation script: every check and the decrement happen
+ * The in-process equivalent of the Redis reservation script: every check and the decrement happen
  * in one synchronous step, so no two requests can interleave between "is there stock?" and
  * "take it". Order of checks matters: the idempotency key first (a replay must never take stock
  * again), then the sale window, the user's limit, and only then the stock.
  *
- * The ledger is memory only; the service persists each change before answering and rebuilds the
+ * The ledger is memory only; the inventory persists each change before answering and rebuilds the
  * ledger from those rows at start.
  */
 export class StockLedger {
   private readonly sales = new Map<string, SaleState>();
-  private readonly byOrder = new Map<string, Reservation>();
-  private readonly byUserKey = new Map<string, Reservation>();
+  private readonly byOrder = new Map<string, LedgerReservation>();
+  private readonly byUserKey = new Map<string, LedgerReservation>();
 
-  defineSale(terms: StockTerms): void {
+  hasSale(sku: string): boolean {
+    return this.sales.has(sku);
+  }
+
+  /** `version`: where the SKU's change counter starts (a restore starts above any earlier one). */
+  defineSale(terms: SaleTerms, version = 0): void {
     this.sales.set(terms.sku, {
       terms,
       startsAtMs: Date.parse(terms.startsAt),
       endsAtMs: Date.parse(terms.endsAt),
       reserved: 0,
       sold: 0,
+      version,
       heldByUser: new Map(),
     });
   }
 
-  terms(sku: string): StockTerms | undefined {
+  terms(sku: string): SaleTerms | undefined {
     return this.sales.get(sku)?.terms;
   }
 
@@ -66,15 +73,16 @@ export class StockLedger {
     const sale = this.sales.get(request.sku);
     if (!sale) return { kind: "refused", reason: "no_sale", available: 0 };
     const available = sale.terms.stock - sale.reserved - sale.sold;
+    const { version } = sale;
     if (nowMs < sale.startsAtMs || nowMs >= sale.endsAtMs) {
-      return { kind: "refused", reason: "sale_not_open", available };
+      return { kind: "refused", reason: "sale_not_open", available, version };
     }
     const held = sale.heldByUser.get(request.userId) ?? 0;
     if (held + request.quantity > sale.terms.perUserLimit) {
-      return { kind: "refused", reason: "limit_exceeded", available };
+      return { kind: "refused", reason: "limit_exceeded", available, version };
     }
-    if (request.quantity > available) return { kind: "refused", reason: "sold_out", available };
-    const reservation: Reservation = {
+    if (request.quantity > available) return { kind: "refused", reason: "sold_out", available, version };
+    const reservation: LedgerReservation = {
       orderId: request.orderId,
       sku: request.sku,
       userId: request.userId,
@@ -85,7 +93,8 @@ export class StockLedger {
       expiresAtMs: nowMs + ttlMs,
     };
     this.track(reservation, sale);
-    return { kind: "reserved", reservation };
+    sale.version += 1;
+    return { kind: "reserved", reservation, after: this.change(sale) };
   }
 
   /** Loads a persisted reservation at start-up (released ones are not loaded). */
@@ -93,7 +102,7 @@ export class StockLedger {
     const sale = this.sales.get(reservation.sku);
     if (!sale)
       throw new Error(`reservation ${reservation.orderId} names SKU ${reservation.sku} with no stock row`);
-    this.track(reservation, sale);
+    this.track({ ...reservation }, sale);
   }
 
   /** Moves reserved → confirmed. False when the reservation is being released, released or unknown. */
@@ -112,16 +121,16 @@ export class StockLedger {
    * First step of a release: marks a reserved (not confirmed) reservation `releasing`. Its units
    * stay held until `finishRelease`, after the release is durable; `abortRelease` undoes it.
    */
-  beginRelease(orderId: string): Reservation | undefined {
+  beginRelease(orderId: string): LedgerReservation | undefined {
     const reservation = this.byOrder.get(orderId);
     if (reservation?.status !== "reserved") return undefined;
     reservation.status = "releasing";
     return reservation;
   }
 
-  finishRelease(orderId: string): void {
+  finishRelease(orderId: string): StockChange | undefined {
     const reservation = this.byOrder.get(orderId);
-    if (reservation?.status === "releasing") this.drop(reservation);
+    return reservation?.status === "releasing" ? this.drop(reservation) : undefined;
   }
 
   abortRelease(orderId: string): void {
@@ -130,12 +139,12 @@ export class StockLedger {
   }
 
   /** Undoes a reservation whose write failed, as if it never happened. */
-  forget(orderId: string): void {
+  forget(orderId: string): StockChange | undefined {
     const reservation = this.byOrder.get(orderId);
-    if (reservation) this.drop(reservation);
+    return reservation ? this.drop(reservation) : undefined;
   }
 
-  private drop(reservation: Reservation): void {
+  private drop(reservation: LedgerReservation): StockChange {
     const sale = this.sales.get(reservation.sku)!;
     if (reservation.status === "confirmed") sale.sold -= reservation.quantity;
     else sale.reserved -= reservation.quantity;
@@ -145,17 +154,20 @@ export class StockLedger {
     reservation.status = "released";
     this.byOrder.delete(reservation.orderId);
     this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
+    sale.version += 1;
+    return this.change(sale);
   }
 
-  expired(nowMs: number): Reservation[] {
-    const result: Reservation[] = [];
+  expired(nowMs: number, limit = Number.POSITIVE_INFINITY): LedgerReservation[] {
+    const result: LedgerReservation[] = [];
     for (const reservation of this.byOrder.values()) {
+      if (result.length >= limit) break;
       if (reservation.status === "reserved" && reservation.expiresAtMs <= nowMs) result.push(reservation);
     }
     return result;
   }
 
-  reservation(orderId: string): Reservation | undefined {
+  reservation(orderId: string): LedgerReservation | undefined {
     return this.byOrder.get(orderId);
   }
 
@@ -172,11 +184,25 @@ export class StockLedger {
     };
   }
 
+  userKeys(sku: string): string[] {
+    const keys: string[] = [];
+    for (const [key, reservation] of this.byUserKey) if (reservation.sku === sku) keys.push(key);
+    return keys;
+  }
+
   allLevels(): StockLevels[] {
     return [...this.sales.keys()].map((sku) => this.levels(sku)!);
   }
 
-  private track(reservation: Reservation, sale: SaleState): void {
+  private change(sale: SaleState): StockChange {
+    return {
+      sku: sale.terms.sku,
+      available: sale.terms.stock - sale.reserved - sale.sold,
+      version: sale.version,
+    };
+  }
+
+  private track(reservation: LedgerReservation, sale: SaleState): void {
     if (reservation.status === "reserved") sale.reserved += reservation.quantity;
     else sale.sold += reservation.quantity;
     sale.heldByUser.set(
@@ -186,9 +212,4 @@ export class StockLedger {
     this.byOrder.set(reservation.orderId, reservation);
     this.byUserKey.set(userKey(reservation.userId, reservation.idempotencyKey), reservation);
   }
-}
-
-function userKey(userId: string, idempotencyKey: string): string {
-  // A NUL cannot occur in a user id (validated pattern), so the pair is unambiguous.
-  return `${userId}\u0000${idempotencyKey}`;
 }

@@ -1,0 +1,50 @@
+-- Reserves stock for one order in one atomic step: the idempotency key first (a replay must never
+-- take stock again), then the sale window, the user's limit, and only then the stock.
+-- KEYS[1]: {sku}:sale hash (stock, limit, starts, ends, reserved, sold, version)
+-- KEYS[2]: {sku}:held hash, user id -> units the user holds
+-- KEYS[3]: {sku}:keys hash, user id .. "\0" .. idempotency key -> order id
+-- KEYS[4]: {sku}:res hash, order id -> JSON record {u, q, k, s, r, e}
+-- KEYS[5]: {sku}:expiry sorted set, order id scored by expiry (epoch ms), reserved ones only
+-- ARGV[1]: order id   ARGV[2]: user id   ARGV[3]: quantity   ARGV[4]: idempotency key
+-- ARGV[5]: now (epoch ms)   ARGV[6]: expires at (epoch ms)
+-- Returns one of:
+--   {'reserved', order id, record, available after, version}
+--   {'duplicate', first order id, its record}
+--   {'refused', reason, available, version}   reason: no_sale | sale_not_open | limit_exceeded | sold_out
+local user_key = ARGV[2] .. '\0' .. ARGV[4]
+local first = redis.call('HGET', KEYS[3], user_key)
+if first then
+  local record = redis.call('HGET', KEYS[4], first)
+  if record then
+    return {'duplicate', first, record}
+  end
+  -- A key without its record cannot be made by these scripts; drop it rather than block the user.
+  redis.call('HDEL', KEYS[3], user_key)
+end
+local sale = redis.call('HMGET', KEYS[1], 'stock', 'limit', 'starts', 'ends', 'reserved', 'sold', 'version')
+if not sale[1] then
+  return {'refused', 'no_sale', 0, 0}
+end
+local stock, limit = tonumber(sale[1]), tonumber(sale[2])
+local starts, ends = tonumber(sale[3]), tonumber(sale[4])
+local reserved, sold, version = tonumber(sale[5]), tonumber(sale[6]), tonumber(sale[7])
+local available = stock - reserved - sold
+local now, quantity = tonumber(ARGV[5]), tonumber(ARGV[3])
+if now < starts or now >= ends then
+  return {'refused', 'sale_not_open', available, version}
+end
+local held = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+if held + quantity > limit then
+  return {'refused', 'limit_exceeded', available, version}
+end
+if quantity > available then
+  return {'refused', 'sold_out', available, version}
+end
+redis.call('HINCRBY', KEYS[1], 'reserved', quantity)
+version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
+redis.call('HSET', KEYS[3], user_key, ARGV[1])
+local record = cjson.encode({u = ARGV[2], q = quantity, k = ARGV[4], s = 'reserved', r = ARGV[5], e = ARGV[6]})
+redis.call('HSET', KEYS[4], ARGV[1], record)
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
+return {'reserved', ARGV[1], record, available - quantity, version}

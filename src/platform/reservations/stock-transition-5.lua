@@ -1,0 +1,78 @@
+-- Moves one reservation to its next state, atomically with the SKU's counters.
+-- KEYS: as in stock-reserve-5.lua ({sku}:sale, :held, :keys, :res, :expiry)
+-- ARGV[1]: the operation   ARGV[2]: order id
+--   confirm        reserved -> confirmed (a confirmed one stays confirmed)
+--   begin-release  reserved -> releasing (units stay held; it can no longer be confirmed)
+--   abort-release  releasing -> reserved
+--   finish-release releasing -> gone (units back on sale)
+--   forget         any state -> gone
+-- Returns: {'unknown'} when there is no such reservation, {'refused', record} when its state does
+-- not allow the operation, {'ok', record} for confirm/begin/abort, or
+-- {'ok', record, available after, version} for finish-release and forget.
+local record = redis.call('HGET', KEYS[4], ARGV[2])
+if not record then
+  return {'unknown'}
+end
+local r = cjson.decode(record)
+local op = ARGV[1]
+
+if op == 'confirm' then
+  if r.s == 'confirmed' then
+    return {'ok', record}
+  end
+  if r.s ~= 'reserved' then
+    return {'refused', record}
+  end
+  -- No new version: what is available does not change.
+  redis.call('HINCRBY', KEYS[1], 'reserved', -r.q)
+  redis.call('HINCRBY', KEYS[1], 'sold', r.q)
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  r.s = 'confirmed'
+  record = cjson.encode(r)
+  redis.call('HSET', KEYS[4], ARGV[2], record)
+  return {'ok', record}
+end
+
+if op == 'begin-release' then
+  if r.s ~= 'reserved' then
+    return {'refused', record}
+  end
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  r.s = 'releasing'
+  record = cjson.encode(r)
+  redis.call('HSET', KEYS[4], ARGV[2], record)
+  return {'ok', record}
+end
+
+if op == 'abort-release' then
+  if r.s ~= 'releasing' then
+    return {'refused', record}
+  end
+  redis.call('ZADD', KEYS[5], r.e, ARGV[2])
+  r.s = 'reserved'
+  record = cjson.encode(r)
+  redis.call('HSET', KEYS[4], ARGV[2], record)
+  return {'ok', record}
+end
+
+if op == 'finish-release' or op == 'forget' then
+  if op == 'finish-release' and r.s ~= 'releasing' then
+    return {'refused', record}
+  end
+  if r.s == 'confirmed' then
+    redis.call('HINCRBY', KEYS[1], 'sold', -r.q)
+  else
+    redis.call('HINCRBY', KEYS[1], 'reserved', -r.q)
+  end
+  local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+  if redis.call('HINCRBY', KEYS[2], r.u, -r.q) <= 0 then
+    redis.call('HDEL', KEYS[2], r.u)
+  end
+  redis.call('HDEL', KEYS[3], r.u .. '\0' .. r.k)
+  redis.call('HDEL', KEYS[4], ARGV[2])
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  local sale = redis.call('HMGET', KEYS[1], 'stock', 'reserved', 'sold')
+  return {'ok', record, tonumber(sale[1]) - tonumber(sale[2]) - tonumber(sale[3]), version}
+end
+
+return redis.error_reply('unknown operation ' .. op)

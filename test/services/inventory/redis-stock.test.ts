@@ -1,0 +1,220 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { serverAvailable, servers } from "../../support/infra.js";
+import { redisBinariesAvailable, startRedisServer } from "../../support/redis-cluster.js";
+import { eventually, openSale, startTestServer, type TestServer } from "../../support/test-server.js";
+
+interface OrderAnswer {
+  orderId?: string;
+  error?: { code: string };
+}
+
+/** The value of one Prometheus counter series in a /metrics text, 0 when absent. */
+function counter(metrics: string, series: string): number {
+  const line = metrics.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe("inventory with live stock in Redis", async () => {
+  const up = await serverAvailable("redis");
+  const prefix = `test-stock-${randomUUID().slice(0, 8)}:`;
+  const redis = up ? new Redis(servers.redis.url) : undefined;
+  const started: TestServer[] = [];
+  // Each server has a database of its own, so each gets a Redis namespace of its own too: inventory
+  // processes sharing a Redis must share the database of record.
+  const prefixes = new Map<TestServer, string>();
+  const stockKey = (server: TestServer, key: string) => `${prefixes.get(server)}stock:${key}`;
+  const start = async (overrides: Record<string, string> = {}) => {
+    const stockPrefix = `${prefix}${started.length}:`;
+    const server = await startTestServer({ stockUrl: servers.redis.url, stockPrefix, ...overrides });
+    prefixes.set(server, stockPrefix);
+    started.push(server);
+    return server;
+  };
+  const internal = async <T>(server: TestServer, operation: string, body: unknown) => {
+    const token = server.running.platform.tokens.issue({ userId: "test", service: true });
+    const response = await server.request<{ result: T }>("POST", `/internal/inventory/${operation}`, {
+      body,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(200);
+    return response.body.result;
+  };
+  const buy = (server: TestServer, user: string, sku: string, key = `k-${user}`) =>
+    server.request<OrderAnswer>("POST", "/orders", {
+      user,
+      headers: { "idempotency-key": key },
+      body: { sku, quantity: 1 },
+    });
+  const metricsOf = async (server: TestServer) => (await server.request<string>("GET", "/metrics")).body;
+
+  afterAll(async () => {
+    for (const server of started) await server.close();
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
+  it.skipIf(!up)(
+    "sells exactly the stock, then refuses from the sold-out flag without asking the inventory",
+    async () => {
+      const server = await start();
+      await openSale(server, { sku: "REDIS-1", stock: 40, perUserLimit: 1 });
+      const first = await Promise.all(
+        Array.from({ length: 400 }, (_, i) => buy(server, `a-${i}`, "REDIS-1")),
+      );
+      const accepted = first.filter((r) => r.status === 202).map((r) => r.body.orderId!);
+      expect(accepted).toHaveLength(40);
+      expect(first.filter((r) => r.body.error?.code === "sold_out")).toHaveLength(360);
+      // Redis holds the stock: its sale hash says so.
+      expect(await redis!.hget(stockKey(server, "{REDIS-1}:sale"), "reserved")).not.toBeNull();
+
+      // The flag is up: new buyers (keyed requests, surely not replays by the holders' filter) are
+      // refused in the intake. At most one request per second re-checks with the inventory.
+      const askedBefore = counter(
+        await metricsOf(server),
+        'floodgate_inventory_reservations_total{outcome="sold_out"}',
+      );
+      const later = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => buy(server, `b-${i}`, "REDIS-1")),
+      );
+      expect(later.every((r) => r.status === 409 && r.body.error?.code === "sold_out")).toBe(true);
+      const metrics = await metricsOf(server);
+      expect(
+        counter(metrics, 'floodgate_orders_intake_total{outcome="sold_out_flag"}'),
+      ).toBeGreaterThanOrEqual(295);
+      expect(
+        counter(metrics, 'floodgate_inventory_reservations_total{outcome="sold_out"}') - askedBefore,
+      ).toBeLessThanOrEqual(5);
+
+      // A holder's replay is not refused by the flag: it gets its order back.
+      const holderIndex = first.findIndex((r) => r.status === 202);
+      const replay = await buy(server, `a-${holderIndex}`, "REDIS-1");
+      expect(replay.status).toBe(202);
+      expect(replay.body.orderId).toBe(first[holderIndex]!.body.orderId);
+
+      await eventually(
+        async () => (await internal<{ sold: number }>(server, "levels", { sku: "REDIS-1" })).sold === 40,
+        30_000,
+        "every order stored and confirmed",
+      );
+      const report = await server.request<{ drift: unknown[] }>("GET", "/admin/stock/reconciliation", {
+        user: "ops",
+        admin: true,
+      });
+      expect(report.status).toBe(200);
+      expect(report.body.drift).toEqual([]);
+    },
+  );
+
+  it.skipIf(!up)(
+    "rebuilds a SKU from the database when Redis lost it, and still never oversells",
+    async () => {
+      const server = await start();
+      await openSale(server, { sku: "REDIS-2", stock: 5, perUserLimit: 1 });
+      const firstOrders: (string | undefined)[] = [];
+      for (const user of ["c-0", "c-1", "c-2"])
+        firstOrders.push((await buy(server, user, "REDIS-2")).body.orderId);
+      await redis!.del(...(await redis!.keys(stockKey(server, "{REDIS-2}:*"))));
+      // The restored reservations still hold their users' allowance and keys.
+      expect((await buy(server, "c-0", "REDIS-2", "another-key")).body.error?.code).toBe("limit_exceeded");
+      expect((await buy(server, "c-1", "REDIS-2")).body.orderId).toBe(firstOrders[1]);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => buy(server, `d-${i}`, "REDIS-2")),
+      );
+      expect(answers.filter((r) => r.status === 202)).toHaveLength(2);
+      expect(await internal(server, "levels", { sku: "REDIS-2" })).toMatchObject({ stock: 5, available: 0 });
+    },
+  );
+
+  it.skipIf(!up)("reports drift between Redis and the database, and never overwrites either", async () => {
+    const server = await start();
+    await openSale(server, { sku: "REDIS-3", stock: 10, perUserLimit: 2 });
+    expect((await buy(server, "e-0", "REDIS-3")).status).toBe(202);
+    await eventually(
+      async () => (await internal<{ sold: number }>(server, "levels", { sku: "REDIS-3" })).sold === 1,
+      30_000,
+      "the order stored",
+    );
+    // Someone changes Redis behind Floodgate's back.
+    await redis!.hincrby(stockKey(server, "{REDIS-3}:sale"), "sold", 3);
+    const report = await internal<{ drift: { sku: string; live: unknown; recorded: unknown }[] }>(
+      server,
+      "reconcile",
+      {},
+    );
+    expect(report.drift.filter((d) => d.sku === "REDIS-3")).toEqual([
+      expect.objectContaining({
+        sku: "REDIS-3",
+        live: { stock: 10, reserved: 0, sold: 4 },
+        recorded: { stock: 10, reserved: 0, sold: 1 },
+      }),
+    ]);
+    expect(await redis!.hget(stockKey(server, "{REDIS-3}:sale"), "sold")).toBe("4"); // reported, not "fixed"
+    await redis!.hincrby(stockKey(server, "{REDIS-3}:sale"), "sold", -3);
+  });
+
+  it.skipIf(!up)("releases a reservation whose order never reached the queue, once it expires", async () => {
+    const server = await start({ reservationTtlSeconds: "5" });
+    await openSale(server, { sku: "REDIS-4", stock: 3, perUserLimit: 1 });
+    // What an intake that died between reserving and appending leaves behind.
+    const reserved = await internal<{ outcome: string }>(server, "reserve", {
+      orderId: "7000000000000000001",
+      sku: "REDIS-4",
+      userId: "f-0",
+      quantity: 1,
+      idempotencyKey: "lost",
+    });
+    expect(reserved.outcome).toBe("reserved");
+    expect(await internal(server, "levels", { sku: "REDIS-4" })).toMatchObject({ available: 2, reserved: 1 });
+    await eventually(
+      async () => (await internal<{ reserved: number }>(server, "levels", { sku: "REDIS-4" })).reserved === 0,
+      20_000,
+      "the expired reservation to be released",
+    );
+    expect(await internal(server, "levels", { sku: "REDIS-4" })).toMatchObject({ available: 3, sold: 0 });
+    expect(await internal(server, "reservation", { orderId: "7000000000000000001" })).toBeNull();
+  });
+});
+
+describe.skipIf(!redisBinariesAvailable())("inventory when its Redis goes away", () => {
+  it("answers 503 with Retry-After while Redis is down, and sells again once it is back", async () => {
+    const redisServer = await startRedisServer();
+    const server = await startTestServer({ stockUrl: `redis://127.0.0.1:${redisServer.port}` });
+    try {
+      await openSale(server, { sku: "GONE-1", stock: 5, perUserLimit: 1 });
+      const buy = (user: string) =>
+        server.request<OrderAnswer>("POST", "/orders", {
+          user,
+          headers: { "idempotency-key": `k-${user}` },
+          body: { sku: "GONE-1", quantity: 1 },
+        });
+      expect((await buy("g-0")).status).toBe(202);
+      await redisServer.kill();
+      const refused = await buy("g-1");
+      expect(refused.status).toBe(503);
+      expect(refused.body.error?.code).toBe("not_accepted");
+      expect(refused.headers["retry-after"]).toBeDefined();
+      // This throwaway server keeps nothing on disk: it comes back empty, and the inventory
+      // rebuilds the sale from the database (g-0's reservation included).
+      await redisServer.restart();
+      await eventually(async () => (await buy("g-1")).status === 202, 20_000, "sales to resume");
+      expect((await buy("g-0")).status).toBe(202); // g-0's replay: its first order, not a second
+      expect(
+        (
+          await server.request<OrderAnswer>("POST", "/orders", {
+            user: "g-0",
+            headers: { "idempotency-key": "fresh" },
+            body: { sku: "GONE-1", quantity: 1 },
+          })
+        ).body.error?.code,
+      ).toBe("limit_exceeded");
+    } finally {
+      await server.close();
+      await redisServer.kill();
+    }
+  });
+});
