@@ -14,6 +14,8 @@ export interface SeriesSpec {
   /** `#rrggbb`: the area under the line is the same colour with an alpha byte added. */
   readonly color: string;
   readonly pick: (sample: TelemetrySample) => number | null;
+  /** A limit rather than a measurement: a dashed line without fill, and no peak reading. */
+  readonly limit?: boolean;
 }
 
 export interface ChartSpec {
@@ -120,7 +122,7 @@ export class TimeSeriesCard {
         return picked === null ? max : Math.max(max ?? picked, picked);
       }, null);
       reading.value.textContent = this.spec.format(value);
-      reading.peak.textContent = peak === null ? "" : `peak ${this.spec.format(peak)}`;
+      reading.peak.textContent = peak === null || series.limit ? "" : `peak ${this.spec.format(peak)}`;
       // Raw numbers for tests and scripts; the text is for people.
       reading.root.dataset.value = value === null ? "" : String(value);
       reading.root.dataset.peak = peak === null ? "" : String(peak);
@@ -176,7 +178,7 @@ export class TimeSeriesCard {
           (series): uPlot.Series => ({
             label: series.label,
             stroke: series.color,
-            fill: `${series.color}1f`,
+            ...(series.limit ? { dash: [6, 4] } : { fill: `${series.color}1f` }),
             width: 1.5,
             points: { show: false },
             spanGaps: false,

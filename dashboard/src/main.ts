@@ -47,9 +47,29 @@ const CHARTS: readonly ChartSpec[] = [
     wholeNumbers: true,
   },
   {
+    title: "Dead letters and redeliveries",
+    unit: "order messages given up on, and being retried now",
+    series: [
+      { key: "deadLetters", label: "dead letters", color: "#b91c1c", pick: (s) => s.deadLetters },
+      { key: "redelivered", label: "redelivered", color: "#ea580c", pick: (s) => s.redelivered },
+    ],
+    format: count,
+    yRange: fromZero,
+    wholeNumbers: true,
+  },
+  {
     title: "Database writes",
-    unit: "orders stored per second",
-    series: [{ key: "dbWritesPerSecond", label: "", color: "#0d9488", pick: (s) => s.dbWritesPerSecond }],
+    unit: "orders stored per second, and the configured ceiling",
+    series: [
+      { key: "dbWritesPerSecond", label: "stored", color: "#0d9488", pick: (s) => s.dbWritesPerSecond },
+      {
+        key: "dbWriteCeilingPerSecond",
+        label: "ceiling",
+        color: "#64748b",
+        pick: (s) => s.dbWriteCeilingPerSecond,
+        limit: true,
+      },
+    ],
     format: rate,
     yRange: fromZero,
     wholeNumbers: true,

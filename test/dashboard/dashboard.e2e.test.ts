@@ -144,8 +144,13 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
     expect(await page.locator("#connection-label").textContent()).toBe("Live");
     await untilNumber(page, `[data-sku="${SKU}"] [data-stock="available"]`, STOCK);
-    expect(await page.locator(".card").count()).toBe(7);
-    expect(await page.locator(".card canvas").count()).toBe(7);
+    expect(await page.locator(".card").count()).toBe(8);
+    expect(await page.locator(".card canvas").count()).toBe(8);
+    // Dead letters and redeliveries sit next to the queue depth they explain.
+    const titles = await page.locator(".card-title").allTextContents();
+    expect(titles.indexOf("Dead letters and redeliveries")).toBe(titles.indexOf("Queue depth") + 1);
+    // The write rate is drawn against the ceiling the server was started with.
+    await untilNumber(page, '[data-series="dbWriteCeilingPerSecond"]', 40);
     expect(assetResponses.map((asset) => new URL(asset.url).pathname.split(".").pop()).sort()).toEqual([
       "css",
       "js",
@@ -219,6 +224,9 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
     }
     if (refused > 0)
       expect(await numberAt(page, '[data-series="rejectedPerSecond"]', "peak")).toBeGreaterThan(0);
+    // A healthy sale gives up on nothing and retries nothing, and the page says so in numbers.
+    expect(await numberAt(page, '[data-series="deadLetters"]')).toBe(0);
+    expect(await numberAt(page, '[data-series="redelivered"]')).toBe(0);
 
     // Let the drained queue and the falling rates show, then keep a picture for people to look at.
     await page.waitForTimeout(1_500);

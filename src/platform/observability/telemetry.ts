@@ -8,7 +8,13 @@ export interface TelemetrySample {
   readonly acceptedPerSecond: number;
   readonly rejectedPerSecond: number;
   readonly queueDepth: number;
+  /** Messages in the order queue's dead-letter topic. */
+  readonly deadLetters: number;
+  /** Unacked messages delivered more than once: being retried now. */
+  readonly redelivered: number;
   readonly dbWritesPerSecond: number;
+  /** FLOODGATE_ORDER_WRITE_RATE; null when there is no ceiling (or no order worker here). */
+  readonly dbWriteCeilingPerSecond: number | null;
   /** Hits at either level / lookups over the interval; null when there were no lookups. */
   readonly cacheHitRatio: number | null;
   /** Hits in the in-process level alone / lookups; null when there were no lookups. */
@@ -136,7 +142,11 @@ export class TelemetrySampler {
       const state = String(v.labels.state) as "available" | "reserved" | "sold";
       stock[sku][state] = v.value;
     }
-    const queueDepth = (await this.values("queue_lag_messages")).reduce((total, v) => total + v.value, 0);
+    const total = (values: Values) => values.reduce((sum, v) => sum + v.value, 0);
+    const queueDepth = total(await this.values("queue_lag_messages"));
+    const deadLetters = total(await this.values("queue_dead_letter_messages"));
+    const redelivered = total(await this.values("queue_redelivered_messages"));
+    const ceiling = total(await this.values("orders_write_rate_ceiling"));
 
     const seconds = this.previous ? (now - this.previousAt) / 1000 : 0;
     const rate = (key: string) =>
@@ -150,7 +160,10 @@ export class TelemetrySampler {
       acceptedPerSecond: rate("accepted"),
       rejectedPerSecond: rate("rejected"),
       queueDepth,
+      deadLetters,
+      redelivered,
       dbWritesPerSecond: rate("stored"),
+      dbWriteCeilingPerSecond: ceiling > 0 ? ceiling : null,
       cacheHitRatio: lookupsInInterval > 0 ? (rate("hits") * seconds) / lookupsInInterval : null,
       cacheL1HitRatio: lookupsInInterval > 0 ? (rate("l1Hits") * seconds) / lookupsInInterval : null,
       cacheLoadsPerSecond: rate("loads"),

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { registerQueueMetrics } from "../../platform/queue/queue-metrics.js";
 import type { ServiceModule } from "../service-module.js";
 import { ORDERS_OPERATIONS, type OrdersApi } from "./api.js";
 import { OrderIntake } from "./intake.js";
@@ -34,14 +35,15 @@ export const ordersService: ServiceModule<OrdersApi> = {
       batchSize: config.orderBatchSize,
       writeRate: config.orderWriteRate,
     });
-    metrics.gauge(
-      "queue_lag_messages",
-      "Messages appended but not yet acked, per topic and group.",
-      ["topic", "group"],
-      async (gauge) => {
-        gauge.set({ topic: ORDER_REQUESTS_TOPIC, group: ORDER_WRITERS_GROUP }, await group.lag());
-      },
-    );
+    // Depth (queue_lag_messages), in flight, redelivered and dead letters of the order queue, read
+    // at scrape time; and the ceiling the dashboard draws the write rate against.
+    registerQueueMetrics(metrics, stream, [{ topic: ORDER_REQUESTS_TOPIC, group: ORDER_WRITERS_GROUP }]);
+    metrics
+      .gauge(
+        "orders_write_rate_ceiling",
+        "Configured ceiling on orders written per second (FLOODGATE_ORDER_WRITE_RATE); 0 means none.",
+      )
+      .set(config.orderWriteRate);
     writer.start();
     return {
       api: { backlog: async () => ({ pending: await group.lag() }) },
