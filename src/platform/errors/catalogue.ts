@@ -17,6 +17,21 @@ export const ERROR_CATALOGUE = {
     message: "The request does not match the expected shape.",
   },
   invalid_cursor: { status: 400, retryable: false, message: "The pagination cursor is malformed." },
+  invalid_topic: {
+    status: 400,
+    retryable: false,
+    message: "A queue topic is letters, digits, _ and - in dot-separated parts, such as orders.requested.",
+  },
+  invalid_dead_letter_id: {
+    status: 400,
+    retryable: false,
+    message: "This is not a dead-letter id of the configured queue; take ids from GET /admin/dlq.",
+  },
+  invalid_replay_selection: {
+    status: 400,
+    retryable: false,
+    message: 'Name the dead letters to replay: either "ids" (a non-empty list) or "all": true, not both.',
+  },
   unauthorized: { status: 401, retryable: false, message: "A valid bearer token is required." },
   forbidden: { status: 403, retryable: false, message: "This token may not do that." },
   sale_not_open: { status: 403, retryable: false, message: "The sale for this SKU is not open now." },
@@ -67,6 +82,11 @@ export const ERROR_CATALOGUE = {
     message: "The order could not be recorded durably; nothing was charged or reserved. Retry later.",
   },
   unavailable: { status: 503, retryable: true, message: "The service is starting or shutting down." },
+  queue_unavailable: {
+    status: 503,
+    retryable: true,
+    message: "The queue could not be read or written just now (its server may be down). Retry later.",
+  },
   dependency_timeout: {
     status: 504,
     retryable: true,
