@@ -8,6 +8,7 @@ import { DEMO_SALE_SKU, seedDemo } from "../runtime/demo-seed.js";
 import { openPlatform, tokenServiceFor } from "../runtime/platform.js";
 import { migrateServices, type RunningProcess, runServices } from "../runtime/run-services.js";
 import { registerCacheCommand } from "./cache-command.js";
+import { registerQueueCommands } from "./queue-command.js";
 import { renderConfigurationDoc, renderErrorsDoc } from "./reference-docs.js";
 
 const program = new Command()
@@ -97,6 +98,8 @@ program
 registerBenchCommand(program);
 
 registerCacheCommand(program);
+
+registerQueueCommands(program);
 
 function handleSignals(running: RunningProcess): void {
   let signalled = false;

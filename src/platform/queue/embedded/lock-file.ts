@@ -84,13 +84,27 @@ export async function acquireDirectoryLock(directory: string): Promise<Directory
   }
 }
 
+/** The directory is open in another live process (or already in this one). */
+export class DirectoryLockedError extends Error {
+  override readonly name = "DirectoryLockedError";
+
+  constructor(
+    readonly directory: string,
+    readonly lockPath: string,
+    /** The pid the lock file names. */
+    readonly holder: number,
+  ) {
+    const who =
+      holder === process.pid ? `this process (pid ${holder}), which already has it open` : `pid ${holder}`;
+    super(
+      `The Floodgate data directory ${directory} is locked by ${who} (${lockPath}). ` +
+        "Stop that process, or set FLOODGATE_DATA_DIR to use another directory.",
+    );
+  }
+}
+
 function lockedError(directory: string, lockPath: string, holder: number): Error {
-  const who =
-    holder === process.pid ? `this process (pid ${holder}), which already has it open` : `pid ${holder}`;
-  return new Error(
-    `The Floodgate data directory ${directory} is locked by ${who} (${lockPath}). ` +
-      "Stop that process, or set FLOODGATE_DATA_DIR to use another directory.",
-  );
+  return new DirectoryLockedError(directory, lockPath, holder);
 }
 
 /**
