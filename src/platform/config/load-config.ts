@@ -23,6 +23,7 @@ export interface Config {
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly ordersRole: "all" | "intake" | "worker";
+  readonly orderRedeliverySeconds: number;
   readonly orderBatchSize: number;
   readonly orderWriteRate: number;
   readonly reservationTtlSeconds: number;
@@ -118,6 +119,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logLevel: value("logLevel") as string,
     bodyLimitBytes: value("bodyLimitBytes") as number,
     ordersRole: value("ordersRole") as Config["ordersRole"],
+    orderRedeliverySeconds: value("orderRedeliverySeconds") as number,
     orderBatchSize: value("orderBatchSize") as number,
     orderWriteRate: value("orderWriteRate") as number,
     reservationTtlSeconds: value("reservationTtlSeconds") as number,

@@ -105,6 +105,11 @@ export const SETTINGS = {
     default: "all",
     doc: "What an orders process does: intake (answers POST /orders and appends to the queue), worker (drains the queue into the database), or all. Run them as separate processes to scale each alone.",
   },
+  orderRedeliverySeconds: {
+    type: { kind: "int", min: 5, max: 3600 },
+    default: "30",
+    doc: "An order message a worker took but neither stored nor gave back (the worker died) is delivered again after this long.",
+  },
   orderBatchSize: {
     type: { kind: "int", min: 1, max: 5000 },
     default: "500",

@@ -1,4 +1,5 @@
 import type {
+  ConfirmOutcome,
   Reservation,
   ReservationBook,
   ReservationRef,
@@ -42,14 +43,16 @@ export class MemoryReservationBook implements ReservationBook {
     return { ...decision, reservation: snapshot(decision.reservation) };
   }
 
-  async confirm(refs: readonly ReservationRef[]) {
+  async confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome> {
     const confirmed: Reservation[] = [];
     const notConfirmed: ReservationRef[] = [];
+    const beingReleased: ReservationRef[] = [];
     for (const ref of refs) {
       if (this.ledger.confirm(ref.orderId)) confirmed.push(snapshot(this.ledger.reservation(ref.orderId)!));
+      else if (this.ledger.reservation(ref.orderId)?.status === "releasing") beingReleased.push(ref);
       else notConfirmed.push(ref);
     }
-    return { confirmed, notConfirmed };
+    return { confirmed, notConfirmed, beingReleased };
   }
 
   async beginRelease(ref: ReservationRef): Promise<Reservation | undefined> {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { LuaScript, type RedisClient } from "../redis/lua-script.js";
 import type {
+  ConfirmOutcome,
   Reservation,
   ReservationBook,
   ReservationRef,
@@ -121,16 +122,22 @@ export class RedisReservationBook implements ReservationBook {
     return (await TRANSITION.run(this.redis, this.keys(ref.sku), [op, ref.orderId])) as unknown[];
   }
 
-  async confirm(refs: readonly ReservationRef[]) {
+  async confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome> {
     const replies = await Promise.all(refs.map((ref) => this.transition("confirm", ref)));
     const confirmed: Reservation[] = [];
     const notConfirmed: ReservationRef[] = [];
+    const beingReleased: ReservationRef[] = [];
     replies.forEach((reply, index) => {
       const ref = refs[index]!;
       if (reply[0] === "ok") confirmed.push(parseRecord(ref.sku, ref.orderId, String(reply[1])));
+      else if (
+        reply[0] === "refused" &&
+        parseRecord(ref.sku, ref.orderId, String(reply[1])).status === "releasing"
+      )
+        beingReleased.push(ref);
       else notConfirmed.push(ref);
     });
-    return { confirmed, notConfirmed };
+    return { confirmed, notConfirmed, beingReleased };
   }
 
   async beginRelease(ref: ReservationRef): Promise<Reservation | undefined> {

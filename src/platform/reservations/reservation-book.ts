@@ -84,6 +84,12 @@ export type ReserveDecision =
       readonly version?: number;
     };
 
+export interface ConfirmOutcome {
+  readonly confirmed: Reservation[];
+  readonly notConfirmed: ReservationRef[];
+  readonly beingReleased: ReservationRef[];
+}
+
 export interface ReservationBook {
   /** True when several processes may share this book (so no single-writer lease is needed). */
   readonly shared: boolean;
@@ -93,12 +99,11 @@ export interface ReservationBook {
   /** Checks the key, window, user limit and stock, then takes the units: all in one atomic step. */
   reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision>;
   /**
-   * reserved → confirmed (idempotent for confirmed ones). Those being released, released or
-   * unknown come back in `notConfirmed`.
+   * reserved → confirmed (idempotent for confirmed ones). Released or unknown ones come back in
+   * `notConfirmed`; those whose release is being written right now in `beingReleased` (ask again
+   * shortly: they are about to be gone).
    */
-  confirm(
-    refs: readonly ReservationRef[],
-  ): Promise<{ confirmed: Reservation[]; notConfirmed: ReservationRef[] }>;
+  confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome>;
   /** reserved → releasing; undefined when it is not `reserved`. The units stay held. */
   beginRelease(ref: ReservationRef): Promise<Reservation | undefined>;
   /** releasing → gone: the units go back on sale. */

@@ -73,18 +73,33 @@ export interface StockAvailability {
 
 export const STOCK_AVAILABILITY_CHANNEL = "stock.availability";
 
+/** Why stock goes back on sale. */
+export type ReleaseReason = "not_accepted" | "expired" | "cancelled";
+
 export interface InventoryApi {
   defineStock(input: StockTerms): Promise<StockLevels>;
   reserve(input: ReserveRequest): Promise<ReserveResult>;
-  /** Returns stock to the sale; ids already released or unknown are ignored. */
-  release(input: { reservations: readonly ReservationRef[] }): Promise<{ released: string[] }>;
   /**
-   * Marks reservations as sold once their orders are stored. Ids whose reservation was already
-   * released (expired) come back in `notConfirmed`: their orders must be cancelled.
+   * Returns stock to the sale; ids already released, confirmed or unknown are ignored.
+   * `not_accepted`: the intake told the buyer 503 (its append failed, though it may have landed).
    */
-  confirm(input: {
+  release(input: {
     reservations: readonly ReservationRef[];
-  }): Promise<{ confirmed: string[]; notConfirmed: string[] }>;
+    reason: ReleaseReason;
+  }): Promise<{ released: string[] }>;
+  /**
+   * Marks reservations as sold, for orders about to be stored. The others:
+   * - `notConfirmed`: released (expired) while the order waited: the order must be cancelled;
+   * - `neverAccepted` (a subset of `notConfirmed`): released because the buyer was told 503; the
+   *   order must not be stored at all (the buyer retries and gets a new one);
+   * - `beingReleased`: a release is being written right now: ask again shortly.
+   */
+  confirm(input: { reservations: readonly ReservationRef[] }): Promise<{
+    confirmed: string[];
+    notConfirmed: string[];
+    neverAccepted: string[];
+    beingReleased: string[];
+  }>;
   levels(input: { sku: string }): Promise<StockLevels | null>;
   /** The live reservation made for an order, or null (never made, or released). */
   reservation(input: { orderId: string }): Promise<ReservationView | null>;

@@ -8,6 +8,7 @@ import type { ServiceModule } from "../service-module.js";
 import {
   INVENTORY_OPERATIONS,
   type InventoryApi,
+  type ReleaseReason,
   type ReserveRequest,
   STOCK_AVAILABILITY_CHANNEL,
   type StockAvailability,
@@ -134,11 +135,11 @@ export const inventoryService: ServiceModule<InventoryApi> = {
      * never leave the database holding units the book already sold again. A release whose write
      * fails stays reserved (under-selling, never overselling) and is tried again later.
      */
-    const releaseAll = async (refs: readonly ReservationRef[]): Promise<string[]> => {
+    const releaseAll = async (refs: readonly ReservationRef[], reason: ReleaseReason): Promise<string[]> => {
       const begun = await Promise.all(refs.map((ref) => book.beginRelease(ref)));
       const releasing = refs.filter((_, index) => begun[index] !== undefined);
       const results = await Promise.allSettled(
-        releasing.map((ref) => writer.submit({ kind: "release", orderId: ref.orderId })),
+        releasing.map((ref) => writer.submit({ kind: "release", orderId: ref.orderId, reason })),
       );
       const released: string[] = [];
       await Promise.all(
@@ -254,16 +255,19 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         return { outcome: "reserved", orderId: reservation.orderId };
       },
 
-      async release({ reservations }) {
-        return { released: await releaseAll(reservations) };
+      async release({ reservations, reason }) {
+        return { released: await releaseAll(reservations, reason) };
       },
 
       async confirm({ reservations }) {
-        const { confirmed, notConfirmed } = await book.confirm(reservations);
+        const { confirmed, notConfirmed, beingReleased } = await book.confirm(reservations);
         await Promise.all(confirmed.map((reservation) => writer.submit({ kind: "confirm", reservation })));
+        const notConfirmedIds = notConfirmed.map((r) => r.orderId);
         return {
           confirmed: confirmed.map((r) => r.orderId),
-          notConfirmed: notConfirmed.map((r) => r.orderId),
+          notConfirmed: notConfirmedIds,
+          neverAccepted: await store.releasedAsNotAccepted(notConfirmedIds),
+          beingReleased: beingReleased.map((r) => r.orderId),
         };
       },
 
@@ -308,7 +312,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         return;
       }
       if (pending > 0) return;
-      const released = await releaseAll(await book.expired(Date.now(), SWEEP_BATCH));
+      const released = await releaseAll(await book.expired(Date.now(), SWEEP_BATCH), "expired");
       if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
     };
     let sweeping = false;

@@ -1,6 +1,7 @@
 import type { Database, Sql } from "../../platform/db/database.js";
 import { isoTimestamp } from "../../platform/db/timestamps.js";
 import type { Reservation, SaleTerms } from "../../platform/reservations/reservation-book.js";
+import type { ReleaseReason } from "./api.js";
 
 /**
  * A change to persist: a new reservation, a release, or a confirmation. A confirmation carries
@@ -9,7 +10,7 @@ import type { Reservation, SaleTerms } from "../../platform/reservations/reserva
  */
 export type LedgerWrite =
   | { readonly kind: "insert"; readonly reservation: Reservation }
-  | { readonly kind: "release"; readonly orderId: string }
+  | { readonly kind: "release"; readonly orderId: string; readonly reason: ReleaseReason }
   | { readonly kind: "confirm"; readonly reservation: Reservation };
 
 /** Units held per SKU according to the database of record. */
@@ -102,6 +103,17 @@ export class ReservationStore {
     return rows[0] && reservationOf(rows[0]);
   }
 
+  /** Of these order ids, those whose reservation was released because the order was not accepted. */
+  async releasedAsNotAccepted(orderIds: readonly string[]): Promise<string[]> {
+    if (orderIds.length === 0) return [];
+    const rows = await this.db.query<{ order_id: string }>(
+      `SELECT order_id::text AS order_id FROM inventory.reservations
+       WHERE order_id = ANY($1::bigint[]) AND status = 'released' AND release_reason = 'not_accepted'`,
+      [orderIds],
+    );
+    return rows.map((row) => row.order_id);
+  }
+
   /** What the database says each recent sale holds: the figures reconciliation compares. */
   async recordedStock(): Promise<RecordedStock[]> {
     const rows = await this.db.query<{ sku: string; total: number; reserved: string; sold: string }>(
@@ -130,18 +142,19 @@ export class ReservationStore {
   async apply(writes: readonly LedgerWrite[]): Promise<Set<string>> {
     const inserts: Reservation[] = [];
     const confirms = new Map<string, Reservation>();
-    const releases = new Set<string>();
+    const releases = new Map<string, ReleaseReason>();
     for (const write of writes) {
       if (write.kind === "insert") inserts.push(write.reservation);
       else if (write.kind === "confirm") confirms.set(write.reservation.orderId, write.reservation);
-      else releases.add(write.orderId);
+      else releases.set(write.orderId, write.reason);
     }
     return this.db.transaction(async (tx) => {
       if (releases.size > 0) {
         await tx.query(
-          `UPDATE inventory.reservations SET status = 'released', updated_at = now()
-           WHERE order_id = ANY($1::bigint[]) AND status <> 'released'`,
-          [[...releases]],
+          `UPDATE inventory.reservations AS r SET status = 'released', release_reason = u.reason, updated_at = now()
+           FROM unnest($1::bigint[], $2::text[]) AS u(order_id, reason)
+           WHERE r.order_id = u.order_id AND r.status <> 'released'`,
+          [[...releases.keys()], [...releases.values()]],
         );
       }
       let refused = new Set<string>();

@@ -123,7 +123,9 @@ export class OrderIntake {
     try {
       product = await this.productFor(order.sku);
     } catch (error) {
-      await clients.inventory.release({ reservations: [{ orderId, sku: order.sku }] }).catch(() => {});
+      await clients.inventory
+        .release({ reservations: [{ orderId, sku: order.sku }], reason: "not_accepted" })
+        .catch(() => {});
       throw error;
     }
     const request = this.requestFor(
@@ -139,7 +141,9 @@ export class OrderIntake {
       this.deps.logger.error({ err: error, orderId }, "durable append failed; releasing the reservation");
       this.outcomes.inc({ outcome: "not_accepted" });
       // If this release is lost too, the reservation expires and the sweeper returns the stock.
-      await clients.inventory.release({ reservations: [{ orderId, sku: order.sku }] }).catch(() => {});
+      await clients.inventory
+        .release({ reservations: [{ orderId, sku: order.sku }], reason: "not_accepted" })
+        .catch(() => {});
       throw new AppError("not_accepted", undefined, 1);
     }
     this.outcomes.inc({ outcome: "accepted" });

@@ -21,7 +21,10 @@ export interface OrderWriterOptions {
 
 const FETCH_WAIT_MS = 250;
 const RETRY_DELAY_MS = 1000;
-/** About 15 s in all: within the 30 s visibility timeout the orders group uses. */
+/**
+ * About 15 s in all: within the default 30 s redelivery (FLOODGATE_ORDER_REDELIVERY_SECONDS). With
+ * a shorter one another worker may take the batch over meanwhile; the idempotent insert absorbs it.
+ */
 const BATCH_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 
 /**
@@ -37,6 +40,7 @@ export class OrderWriter {
   private readonly stored;
   private readonly cancelled;
   private readonly batches;
+  private readonly dropped;
 
   constructor(private readonly options: OrderWriterOptions) {
     // The burst allowance is one batch, not a second's worth: after a quiet spell the first second
@@ -53,6 +57,10 @@ export class OrderWriter {
       "orders_cancelled_total",
       "Orders cancelled by workers, by reason.",
       ["reason"],
+    );
+    this.dropped = options.metrics.counter(
+      "orders_dropped_total",
+      "Order messages not stored because the intake had answered 503 for them (their buyers retried).",
     );
     this.batches = options.metrics.histogram(
       "orders_write_batch_seconds",
@@ -136,9 +144,28 @@ export class OrderWriter {
     }
     if (valid.length === 0) return;
 
+    // Confirm first, then store: a crash in between leaves the messages unacked, and the
+    // redelivery finds the reservations confirmed already (confirm is idempotent).
+    const outcome = await this.options.inventory.confirm({
+      reservations: valid.map(({ request }) => ({ orderId: request.orderId, sku: request.sku })),
+    });
+    if (outcome.beingReleased.length > 0) {
+      // Its buyer was just told 503 (or it expired); in a moment the release is written and it is
+      // clear which. The whole batch is tried again (confirmations are idempotent).
+      throw new Error(`${outcome.beingReleased.length} reservations are being released; retrying the batch`);
+    }
+    // The intake answered 503 for these (its append failed, yet the message landed): the buyer
+    // retries and gets a new order, so this one is dropped, not stored.
+    const neverAccepted = new Set(outcome.neverAccepted);
+    if (neverAccepted.size > 0) {
+      this.dropped.inc(neverAccepted.size);
+      this.options.logger.warn({ orders: [...neverAccepted] }, "dropped orders whose buyers were told 503");
+    }
+
     // One INSERT per physical shard, all shards in parallel.
     const byShard = new Map<OrderStore, OrderRequest[]>();
     for (const { request } of valid) {
+      if (neverAccepted.has(request.orderId)) continue;
       const store = this.storeFor(shardOfSnowflake(request.orderId)!);
       const list = byShard.get(store);
       if (list) list.push(request);
@@ -150,9 +177,7 @@ export class OrderWriter {
     );
     this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
 
-    const { notConfirmed } = await this.options.inventory.confirm({
-      reservations: valid.map(({ request }) => ({ orderId: request.orderId, sku: request.sku })),
-    });
+    const notConfirmed = outcome.notConfirmed.filter((id) => !neverAccepted.has(id));
     if (notConfirmed.length > 0) {
       // The reservation expired while the order waited in the queue: its stock went back on sale,
       // so the order cannot be honoured. Cancel it rather than oversell.

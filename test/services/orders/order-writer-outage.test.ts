@@ -57,7 +57,12 @@ describe("order worker during a dependency outage", () => {
       confirm: async ({ reservations }: { reservations: readonly { orderId: string }[] }) => {
         calls++;
         if (Date.now() < downUntil) throw new Error("inventory unavailable");
-        return { confirmed: reservations.map((r) => r.orderId), notConfirmed: [] };
+        return {
+          confirmed: reservations.map((r) => r.orderId),
+          notConfirmed: [],
+          neverAccepted: [],
+          beingReleased: [],
+        };
       },
     } as unknown as InventoryApi;
     const group = stream.group(ORDER_REQUESTS_TOPIC, "writers", {
