@@ -7,6 +7,7 @@ import { OrderQueries } from "./order-queries.js";
 import { ORDER_REQUESTS_TOPIC } from "./order-request.js";
 import { OrderWriter } from "./order-writer.js";
 import { registerOrderRoutes } from "./routes.js";
+import { SoldOutFlags } from "./sold-out-flags.js";
 
 export const ORDER_WRITERS_GROUP = "order-writers";
 
@@ -18,10 +19,12 @@ export const ordersService: ServiceModule<OrdersApi> = {
   async start(context) {
     const { clients, stream, config, metrics } = context;
     const logger = context.logger.child({ service: "orders" });
-    const intake = new OrderIntake({ clients, stream, ids: context.ids, logger, metrics });
+    const role = config.ordersRole;
+    const soldOut = new SoldOutFlags(context.broadcast);
+    const intake = new OrderIntake({ clients, stream, ids: context.ids, logger, metrics, soldOut });
     const queries = new OrderQueries(context.databases, clients.inventory);
     const group = stream.group(ORDER_REQUESTS_TOPIC, ORDER_WRITERS_GROUP, {
-      visibilityTimeoutMs: 30_000,
+      visibilityTimeoutMs: config.orderRedeliverySeconds * 1000,
       // Attempts are counted only for messages that fail on their own (see OrderWriter), so this
       // is about poison messages, not outages.
       maxAttempts: 20,
@@ -44,10 +47,15 @@ export const ordersService: ServiceModule<OrdersApi> = {
         "Configured ceiling on orders written per second (FLOODGATE_ORDER_WRITE_RATE); 0 means none.",
       )
       .set(config.orderWriteRate);
-    writer.start();
+    // An intake-only process answers buyers and appends; a worker-only one drains the queue. Each
+    // scales on its own: intakes with the request rate, workers up to what the database takes.
+    if (role !== "intake") writer.start();
+    logger.info({ role }, "orders role");
     return {
       api: { backlog: async () => ({ pending: await group.lag() }) },
-      routes: (app) => registerOrderRoutes(app, { intake, queries, tokens: context.tokens }),
+      routes: (app) => {
+        if (role !== "worker") registerOrderRoutes(app, { intake, queries, tokens: context.tokens });
+      },
       stop: async () => {
         await writer.stop();
         await group.close();
