@@ -113,7 +113,7 @@ export const SETTINGS = {
   orderBatchSize: {
     type: { kind: "int", min: 1, max: 5000 },
     default: "500",
-    doc: "Orders an order worker takes from the queue and inserts in one transaction.",
+    doc: "Orders an order worker takes from the queue and inserts in one transaction; with FLOODGATE_ORDER_WRITE_RATE set, at most a tenth of a second's worth of that rate, so writes are paced evenly.",
   },
   orderWriteRate: {
     type: { kind: "int", min: 0, max: 1_000_000 },

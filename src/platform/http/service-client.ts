@@ -54,7 +54,15 @@ export function createHttpClient<T extends object>(
         };
         if (response.statusCode === 200) return payload.result;
         const code = payload.error?.code;
-        if (code && isErrorCode(code)) throw new AppError(code, payload.error?.message);
+        if (code && isErrorCode(code)) {
+          // The same error as in-process, Retry-After included (a 503 must keep telling when to retry).
+          const retryAfter = Number(response.headers["retry-after"]);
+          throw new AppError(
+            code,
+            payload.error?.message,
+            Number.isFinite(retryAfter) ? retryAfter : undefined,
+          );
+        }
         throw new AppError("dependency_failed", `${service}.${operation} answered ${response.statusCode}.`);
       } catch (error) {
         if (error instanceof AppError) throw error;

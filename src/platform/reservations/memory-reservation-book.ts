@@ -55,9 +55,17 @@ export class MemoryReservationBook implements ReservationBook {
     return { confirmed, notConfirmed, beingReleased };
   }
 
-  async beginRelease(ref: ReservationRef): Promise<Reservation | undefined> {
-    const reservation = this.ledger.beginRelease(ref.orderId);
+  async beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined> {
+    const reservation = this.ledger.beginRelease(ref.orderId, deadlineMs);
     return reservation && snapshot(reservation);
+  }
+
+  async staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]> {
+    return this.ledger.staleReleases(nowMs, limit).map(({ orderId, sku }) => ({ orderId, sku }));
+  }
+
+  async adopt(reservation: Reservation) {
+    return this.ledger.adopt(reservation);
   }
 
   async finishRelease(ref: ReservationRef): Promise<StockChange | undefined> {
@@ -90,7 +98,8 @@ export class MemoryReservationBook implements ReservationBook {
 
   async restore(terms: SaleTerms, reservations: readonly Reservation[]): Promise<boolean> {
     if (this.ledger.hasSale(terms.sku)) return false;
-    this.ledger.defineSale(terms, Date.now());
+    // In microseconds, as the Redis book does: above any count the previous process reached.
+    this.ledger.defineSale(terms, Date.now() * 1000);
     for (const reservation of reservations) this.ledger.restore(reservation);
     return true;
   }
@@ -101,5 +110,6 @@ export class MemoryReservationBook implements ReservationBook {
 /** A copy the caller may keep: the ledger changes its own objects in place. */
 function snapshot(reservation: LedgerReservation): Reservation {
   if (reservation.status === "released") throw new Error(`reservation ${reservation.orderId} is released`);
-  return { ...reservation, status: reservation.status };
+  const { releaseDeadlineMs: _, ...rest } = reservation;
+  return { ...rest, status: reservation.status };
 }

@@ -16,7 +16,8 @@ import type {
 const script = (name: string) => new LuaScript(fileURLToPath(new URL(name, import.meta.url)));
 const DEFINE = script("./stock-define-1.lua");
 const RESERVE = script("./stock-reserve-5.lua");
-const TRANSITION = script("./stock-transition-5.lua");
+const TRANSITION = script("./stock-transition-6.lua");
+const ADOPT = script("./stock-adopt-5.lua");
 const RESTORE = script("./stock-restore-5.lua");
 
 /** A reservation as the scripts store it (short names: there may be millions). */
@@ -28,6 +29,10 @@ interface StoredRecord {
   readonly r: string;
   readonly e: string;
 }
+
+/** Indexes into `keys(sku)` of the two sorted sets the sweeper reads. */
+const EXPIRY = 4;
+const RELEASING = 5;
 
 type Transition = "confirm" | "begin-release" | "abort-release" | "finish-release" | "forget";
 
@@ -53,7 +58,7 @@ export class RedisReservationBook implements ReservationBook {
 
   private keys(sku: string): string[] {
     const base = `${this.prefix}stock:{${sku}}:`;
-    return [`${base}sale`, `${base}held`, `${base}keys`, `${base}res`, `${base}expiry`];
+    return [`${base}sale`, `${base}held`, `${base}keys`, `${base}res`, `${base}expiry`, `${base}releasing`];
   }
 
   private get skuSet(): string {
@@ -91,7 +96,7 @@ export class RedisReservationBook implements ReservationBook {
   }
 
   async reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision> {
-    const reply = (await RESERVE.run(this.redis, this.keys(request.sku), [
+    const reply = (await RESERVE.run(this.redis, this.keys(request.sku).slice(0, 5), [
       request.orderId,
       request.userId,
       request.quantity,
@@ -118,8 +123,8 @@ export class RedisReservationBook implements ReservationBook {
     }
   }
 
-  private async transition(op: Transition, ref: ReservationRef): Promise<unknown[]> {
-    return (await TRANSITION.run(this.redis, this.keys(ref.sku), [op, ref.orderId])) as unknown[];
+  private async transition(op: Transition, ref: ReservationRef, deadlineMs = 0): Promise<unknown[]> {
+    return (await TRANSITION.run(this.redis, this.keys(ref.sku), [op, ref.orderId, deadlineMs])) as unknown[];
   }
 
   async confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome> {
@@ -140,8 +145,8 @@ export class RedisReservationBook implements ReservationBook {
     return { confirmed, notConfirmed, beingReleased };
   }
 
-  async beginRelease(ref: ReservationRef): Promise<Reservation | undefined> {
-    const reply = await this.transition("begin-release", ref);
+  async beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined> {
+    const reply = await this.transition("begin-release", ref, deadlineMs);
     return reply[0] === "ok" ? parseRecord(ref.sku, ref.orderId, String(reply[1])) : undefined;
   }
 
@@ -158,13 +163,34 @@ export class RedisReservationBook implements ReservationBook {
   }
 
   async expired(nowMs: number, limit: number): Promise<ReservationRef[]> {
+    return this.due(EXPIRY, nowMs, limit);
+  }
+
+  async staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]> {
+    return this.due(RELEASING, nowMs, limit);
+  }
+
+  /** Order ids scored at or before `nowMs` in one of each SKU's sorted sets, up to `limit` in all. */
+  private async due(set: typeof EXPIRY | typeof RELEASING, nowMs: number, limit: number) {
     const refs: ReservationRef[] = [];
     for (const sku of await this.redis.smembers(this.skuSet)) {
       if (refs.length >= limit) break;
-      const ids = await this.redis.zrangebyscore(this.keys(sku)[4]!, "-inf", nowMs, "LIMIT", 0, limit);
+      const ids = await this.redis.zrangebyscore(this.keys(sku)[set]!, "-inf", nowMs, "LIMIT", 0, limit);
       for (const orderId of ids.slice(0, limit - refs.length)) refs.push({ orderId, sku });
     }
     return refs;
+  }
+
+  async adopt(r: Reservation) {
+    return (await ADOPT.run(this.redis, this.keys(r.sku).slice(0, 5), [
+      r.orderId,
+      r.userId,
+      r.quantity,
+      r.idempotencyKey,
+      r.status === "confirmed" ? "confirmed" : "reserved",
+      r.reservedAtMs,
+      r.expiresAtMs,
+    ])) as "present" | "adopted" | "no_sale" | "no_stock" | "conflict";
   }
 
   async levels(sku: string): Promise<StockLevels | undefined> {
@@ -191,7 +217,7 @@ export class RedisReservationBook implements ReservationBook {
       terms.perUserLimit,
       Date.parse(terms.startsAt),
       Date.parse(terms.endsAt),
-      Date.now(),
+      0, // unused: the script takes the version from Redis's clock
     ];
     for (const r of reservations) {
       args.push(
@@ -204,7 +230,7 @@ export class RedisReservationBook implements ReservationBook {
         r.expiresAtMs,
       );
     }
-    const loaded = (await RESTORE.run(this.redis, this.keys(terms.sku), args)) === 1;
+    const loaded = (await RESTORE.run(this.redis, this.keys(terms.sku).slice(0, 5), args)) === 1;
     await this.redis.sadd(this.skuSet, terms.sku);
     return loaded;
   }

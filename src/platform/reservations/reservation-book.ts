@@ -104,8 +104,18 @@ export interface ReservationBook {
    * shortly: they are about to be gone).
    */
   confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome>;
-  /** reserved → releasing; undefined when it is not `reserved`. The units stay held. */
-  beginRelease(ref: ReservationRef): Promise<Reservation | undefined>;
+  /**
+   * reserved → releasing; undefined when it is not `reserved`. The units stay held. A release
+   * neither finished nor aborted by `deadlineMs` (its process died) shows in `staleReleases`.
+   */
+  beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined>;
+  /** Releases begun whose deadline has passed: the caller settles each from the database. */
+  staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]>;
+  /**
+   * Takes in a live reservation the database holds but the book does not (it lost it), if the
+   * stock allows; the window and user limit are not checked again (the order was accepted).
+   */
+  adopt(reservation: Reservation): Promise<"present" | "adopted" | "no_sale" | "no_stock" | "conflict">;
   /** releasing → gone: the units go back on sale. */
   finishRelease(ref: ReservationRef): Promise<StockChange | undefined>;
   /** releasing → reserved (the release could not be written). */

@@ -10,7 +10,11 @@ import type {
 import { userKey } from "./reservation-book.js";
 
 /** A reservation as the ledger holds it: its status changes in place. */
-export type LedgerReservation = Omit<Reservation, "status"> & { status: ReservationStatus | "released" };
+export type LedgerReservation = Omit<Reservation, "status"> & {
+  status: ReservationStatus | "released";
+  /** While `releasing`: when the release counts as abandoned. */
+  releaseDeadlineMs?: number;
+};
 
 interface SaleState {
   readonly terms: SaleTerms;
@@ -121,11 +125,35 @@ export class StockLedger {
    * First step of a release: marks a reserved (not confirmed) reservation `releasing`. Its units
    * stay held until `finishRelease`, after the release is durable; `abortRelease` undoes it.
    */
-  beginRelease(orderId: string): LedgerReservation | undefined {
+  beginRelease(orderId: string, deadlineMs = Number.POSITIVE_INFINITY): LedgerReservation | undefined {
     const reservation = this.byOrder.get(orderId);
     if (reservation?.status !== "reserved") return undefined;
     reservation.status = "releasing";
+    reservation.releaseDeadlineMs = deadlineMs;
     return reservation;
+  }
+
+  staleReleases(nowMs: number, limit: number): LedgerReservation[] {
+    const result: LedgerReservation[] = [];
+    for (const reservation of this.byOrder.values()) {
+      if (result.length >= limit) break;
+      if (reservation.status === "releasing" && (reservation.releaseDeadlineMs ?? 0) <= nowMs) {
+        result.push(reservation);
+      }
+    }
+    return result;
+  }
+
+  /** See ReservationBook.adopt. */
+  adopt(reservation: Reservation): "present" | "adopted" | "no_sale" | "no_stock" | "conflict" {
+    if (this.byOrder.has(reservation.orderId)) return "present";
+    const sale = this.sales.get(reservation.sku);
+    if (!sale) return "no_sale";
+    if (reservation.quantity > sale.terms.stock - sale.reserved - sale.sold) return "no_stock";
+    if (this.byUserKey.has(userKey(reservation.userId, reservation.idempotencyKey))) return "conflict";
+    this.track({ ...reservation }, sale);
+    sale.version += 1;
+    return "adopted";
   }
 
   finishRelease(orderId: string): StockChange | undefined {

@@ -3,8 +3,7 @@
 -- overwritten: a difference from the database is drift, for reconciliation to report.
 -- KEYS: as in stock-reserve-5.lua ({sku}:sale, :held, :keys, :res, :expiry)
 -- ARGV[1]: stock   ARGV[2]: per-user limit   ARGV[3]: starts (epoch ms)   ARGV[4]: ends (epoch ms)
--- ARGV[5]: the version to start from (epoch ms: above any version the lost data reached, so
---          receivers of "sold out" broadcasts still order the new ones after the old)
+-- ARGV[5]: unused (kept so the reservation list starts at ARGV[6])
 -- ARGV[6..]: reservations, 7 values each: order id, user id, quantity, idempotency key,
 --            status (reserved | confirmed), reserved at (epoch ms), expires at (epoch ms)
 -- Returns: 1 = loaded, 0 = the sale was already there
@@ -27,6 +26,12 @@ for i = 6, #ARGV, 7 do
   redis.call('HSET', KEYS[4], order_id,
     cjson.encode({u = user, q = quantity, k = key, s = status, r = reserved_at, e = expires_at}))
 end
+-- The version restarts from Redis's clock in microseconds: above any version the lost data can
+-- have reached (versions count changes from 0, or from an earlier restore's clock), so receivers
+-- of "sold out" news order the new news after the old. The server's clock, not the caller's: two
+-- callers' clocks may disagree.
+local now = redis.call('TIME')
+local version = tonumber(now[1]) * 1000000 + tonumber(now[2])
 redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'limit', ARGV[2], 'starts', ARGV[3], 'ends', ARGV[4],
-  'reserved', reserved, 'sold', sold, 'version', ARGV[5])
+  'reserved', reserved, 'sold', sold, 'version', string.format('%d', version))
 return 1

@@ -12,7 +12,13 @@ export type { RefusalReason, ReservationRef, ReserveRequest, StockLevels };
 export type StockTerms = SaleTerms;
 
 export type ReserveResult =
-  | { readonly outcome: "reserved"; readonly orderId: string }
+  | {
+      readonly outcome: "reserved";
+      readonly orderId: string;
+      /** Units left and the stock version after this reservation (orders "sold out" news). */
+      readonly available: number;
+      readonly version: number;
+    }
   /** The user already used this key: the first reservation's order, with what it asked for. */
   | {
       readonly outcome: "duplicate";

@@ -3,7 +3,11 @@ import { GroupCommit } from "../../platform/batching/group-commit.js";
 import { LowPriorityWork } from "../../platform/batching/low-priority-work.js";
 import { type BloomSnapshot, MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import { AppError } from "../../platform/errors/catalogue.js";
-import type { ReservationRef, StockChange } from "../../platform/reservations/reservation-book.js";
+import type {
+  Reservation,
+  ReservationRef,
+  StockChange,
+} from "../../platform/reservations/reservation-book.js";
 import type { ServiceModule } from "../service-module.js";
 import {
   INVENTORY_OPERATIONS,
@@ -20,6 +24,8 @@ import { WriterLease } from "./writer-lease.js";
 
 const SWEEP_INTERVAL_MS = 1000;
 const SWEEP_BATCH = 1000;
+/** A release not settled in the book by then was abandoned (its process died); the sweeper settles it. */
+const RELEASE_DEADLINE_MS = 30_000;
 /** A crashed holder's lease expires in 15 s; a restart waits a little longer than that for it. */
 const LEASE_WAIT_MS = 20_000;
 /** A SKU the database has no sale for is not looked up again within this time. */
@@ -136,8 +142,12 @@ export const inventoryService: ServiceModule<InventoryApi> = {
      * fails stays reserved (under-selling, never overselling) and is tried again later.
      */
     const releaseAll = async (refs: readonly ReservationRef[], reason: ReleaseReason): Promise<string[]> => {
-      const begun = await Promise.all(refs.map((ref) => book.beginRelease(ref)));
-      const releasing = refs.filter((_, index) => begun[index] !== undefined);
+      const deadline = Date.now() + RELEASE_DEADLINE_MS;
+      const begun = await Promise.allSettled(refs.map((ref) => book.beginRelease(ref, deadline)));
+      const releasing = refs.filter((_, index) => {
+        const result = begun[index]!;
+        return result.status === "fulfilled" && result.value !== undefined;
+      });
       const results = await Promise.allSettled(
         releasing.map((ref) => writer.submit({ kind: "release", orderId: ref.orderId, reason })),
       );
@@ -145,11 +155,13 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       await Promise.all(
         results.map(async (result, index) => {
           const ref = releasing[index]!;
+          // If the book cannot be told now, the release stays `releasing` past its deadline and the
+          // sweeper settles it from the database row.
           if (result.status === "fulfilled") {
-            announceChange(await book.finishRelease(ref));
+            announceChange(await book.finishRelease(ref).catch(() => undefined));
             released.push(ref.orderId);
           } else {
-            await book.abortRelease(ref);
+            await book.abortRelease(ref).catch(() => undefined);
             log.error(
               { err: result.reason, orderId: ref.orderId },
               "writing a release failed; the units stay held",
@@ -219,7 +231,21 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         const { reservation } = decision;
         if (decision.kind === "duplicate") {
           outcomes.inc({ outcome: "duplicate" });
-          await durability.get(reservation.orderId);
+          const local = durability.get(reservation.orderId);
+          if (local) {
+            // The first attempt is still being written here; if that fails, so does this one.
+            await local.catch(() => {
+              throw new AppError("not_accepted", undefined, 1);
+            });
+          } else if (
+            book.shared &&
+            reservation.status === "reserved" &&
+            !(await store.reservation(reservation.orderId))
+          ) {
+            // The first attempt is being written by another inventory process (or its write
+            // failed and is being undone): answer only once its row is committed.
+            throw new AppError("not_accepted", undefined, 1);
+          }
           // The first attempt failed and is being undone: this retry may go ahead once it is.
           if (reservation.status === "releasing") throw new AppError("not_accepted", undefined, 1);
           return {
@@ -238,7 +264,10 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         try {
           await written;
         } catch (error) {
-          announceChange(await book.forget(ref).catch(() => undefined));
+          // The write may have committed though it reported failure: release it durably (never
+          // just forget it, which would leave a live row behind). If that fails too, the
+          // reservation stays and expires.
+          await releaseAll([ref], "not_accepted");
           log.error({ err: error, orderId: reservation.orderId }, "reservation write failed");
           outcomes.inc({ outcome: "write_failed" });
           throw new AppError("not_accepted", undefined, 1);
@@ -252,7 +281,12 @@ export const inventoryService: ServiceModule<InventoryApi> = {
           throw AppError.refusal("idempotency_key_reused");
         }
         outcomes.inc({ outcome: "reserved" });
-        return { outcome: "reserved", orderId: reservation.orderId };
+        return {
+          outcome: "reserved",
+          orderId: reservation.orderId,
+          available: decision.after.available,
+          version: decision.after.version,
+        };
       },
 
       async release({ reservations, reason }) {
@@ -260,15 +294,56 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       },
 
       async confirm({ reservations }) {
-        const { confirmed, notConfirmed, beingReleased } = await book.confirm(reservations);
+        const first = await book.confirm(reservations);
+        const confirmed = [...first.confirmed];
+        const beingReleased = first.beingReleased.map((r) => r.orderId);
+        const notConfirmed: string[] = [];
+        const neverAccepted: string[] = [];
+        if (first.notConfirmed.length > 0) {
+          // The book does not know these. The database decides: released (or never written)
+          // means so; a live row means the book lost it (a Redis that lost data) and takes it back.
+          const rows = await store.rows(first.notConfirmed.map((r) => r.orderId));
+          const lost: Reservation[] = [];
+          for (const ref of first.notConfirmed) {
+            const row = rows.get(ref.orderId);
+            if (!row || (row.status === "released" && row.releaseReason === "not_accepted")) {
+              neverAccepted.push(ref.orderId);
+            } else if (row.status === "released") {
+              notConfirmed.push(ref.orderId);
+            } else {
+              lost.push(row.reservation);
+            }
+          }
+          for (const sku of new Set(lost.map((r) => r.sku))) {
+            if (!(await book.levels(sku))) await restoreFromRecord(sku);
+          }
+          const adopted = await Promise.all(lost.map((r) => book.adopt(r)));
+          const again = await book.confirm(
+            lost.filter((_, i) => adopted[i] === "adopted" || adopted[i] === "present"),
+          );
+          confirmed.push(...again.confirmed);
+          beingReleased.push(...again.beingReleased.map((r) => r.orderId));
+          const unhonoured = [
+            ...again.notConfirmed,
+            ...lost.filter((_, i) => adopted[i] !== "adopted" && adopted[i] !== "present"),
+          ];
+          if (unhonoured.length > 0) {
+            // No stock is left for them (it was sold while the book did not know of them): the
+            // orders are cancelled and their rows released, rather than oversell.
+            log.error(
+              { orders: unhonoured.map((r) => r.orderId) },
+              "live reservations the book lost and cannot take back",
+            );
+            await Promise.all(
+              unhonoured.map((r) =>
+                writer.submit({ kind: "release", orderId: r.orderId, reason: "cancelled" }),
+              ),
+            );
+            notConfirmed.push(...unhonoured.map((r) => r.orderId));
+          }
+        }
         await Promise.all(confirmed.map((reservation) => writer.submit({ kind: "confirm", reservation })));
-        const notConfirmedIds = notConfirmed.map((r) => r.orderId);
-        return {
-          confirmed: confirmed.map((r) => r.orderId),
-          notConfirmed: notConfirmedIds,
-          neverAccepted: await store.releasedAsNotAccepted(notConfirmedIds),
-          beingReleased: beingReleased.map((r) => r.orderId),
-        };
+        return { confirmed: confirmed.map((r) => r.orderId), notConfirmed, neverAccepted, beingReleased };
       },
 
       async levels({ sku }) {
@@ -315,11 +390,24 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       const released = await releaseAll(await book.expired(Date.now(), SWEEP_BATCH), "expired");
       if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
     };
+    /** Releases whose process died between writing the release and telling the book. */
+    const settleAbandonedReleases = async () => {
+      const stale = await book.staleReleases(Date.now(), SWEEP_BATCH);
+      if (stale.length === 0) return;
+      const rows = await store.rows(stale.map((r) => r.orderId));
+      for (const ref of stale) {
+        const row = rows.get(ref.orderId);
+        if (!row || row.status === "released") announceChange(await book.finishRelease(ref));
+        else await book.abortRelease(ref);
+      }
+      log.warn({ settled: stale.length }, "settled releases abandoned by their process");
+    };
     let sweeping = false;
     const sweeper = setInterval(() => {
       if (sweeping) return;
       sweeping = true;
-      sweep()
+      settleAbandonedReleases()
+        .then(sweep)
         .catch((error: unknown) => log.error({ err: error }, "releasing expired reservations failed"))
         .finally(() => {
           sweeping = false;
@@ -359,6 +447,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       routes: () => {},
       stop: async () => {
         clearInterval(sweeper);
+        while (sweeping) await new Promise((resolve) => setTimeout(resolve, 20));
         await lowPriority.stop();
         await writer.drain();
         await lease?.release();

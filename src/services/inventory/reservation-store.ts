@@ -13,6 +13,13 @@ export type LedgerWrite =
   | { readonly kind: "release"; readonly orderId: string; readonly reason: ReleaseReason }
   | { readonly kind: "confirm"; readonly reservation: Reservation };
 
+/** A reservation row as the database holds it. */
+export interface RecordedReservation {
+  readonly status: "reserved" | "confirmed" | "released";
+  readonly releaseReason: ReleaseReason | null;
+  readonly reservation: Reservation;
+}
+
 /** Units held per SKU according to the database of record. */
 export interface RecordedStock {
   readonly sku: string;
@@ -103,15 +110,31 @@ export class ReservationStore {
     return rows[0] && reservationOf(rows[0]);
   }
 
-  /** Of these order ids, those whose reservation was released because the order was not accepted. */
-  async releasedAsNotAccepted(orderIds: readonly string[]): Promise<string[]> {
-    if (orderIds.length === 0) return [];
-    const rows = await this.db.query<{ order_id: string }>(
-      `SELECT order_id::text AS order_id FROM inventory.reservations
-       WHERE order_id = ANY($1::bigint[]) AND status = 'released' AND release_reason = 'not_accepted'`,
+  /** The rows of these order ids, released ones included (absent: never written). */
+  async rows(orderIds: readonly string[]): Promise<Map<string, RecordedReservation>> {
+    if (orderIds.length === 0) return new Map();
+    const rows = await this.db.query<
+      Omit<ReservationRow, "status"> & {
+        status: "reserved" | "confirmed" | "released";
+        release_reason: string | null;
+      }
+    >(
+      `SELECT ${RESERVATION_COLUMNS}, release_reason FROM inventory.reservations WHERE order_id = ANY($1::bigint[])`,
       [orderIds],
     );
-    return rows.map((row) => row.order_id);
+    return new Map(
+      rows.map((row) => [
+        row.order_id,
+        {
+          status: row.status,
+          releaseReason: row.release_reason as ReleaseReason | null,
+          reservation: reservationOf({
+            ...row,
+            status: row.status === "confirmed" ? "confirmed" : "reserved",
+          }),
+        },
+      ]),
+    );
   }
 
   /** What the database says each recent sale holds: the figures reconciliation compares. */

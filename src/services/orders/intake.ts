@@ -65,13 +65,29 @@ export class OrderIntake {
     // Reserve first: most requests in a flash sale are refused, and a refusal needs nothing else.
     // The product (for the price) is looked up only for an order that will be written.
     const orderId = ids.next(virtualShardForKey(order.userId));
-    const result = await clients.inventory.reserve({
-      orderId,
-      sku: order.sku,
-      userId: order.userId,
-      quantity: order.quantity,
-      idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
-    });
+    const result = await clients.inventory
+      .reserve({
+        orderId,
+        sku: order.sku,
+        userId: order.userId,
+        quantity: order.quantity,
+        idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
+      })
+      .catch((error: unknown) => {
+        // An inventory that cannot be reached or answers late: nothing was accepted, retry.
+        if (
+          error instanceof AppError &&
+          (error.code === "dependency_failed" || error.code === "dependency_timeout")
+        ) {
+          this.outcomes.inc({ outcome: "not_accepted" });
+          throw new AppError("not_accepted", undefined, 1);
+        }
+        throw error;
+      });
+    if (result.outcome === "reserved") {
+      // Also how a lost "back on sale" message is made up for: the re-check that got through learns it.
+      this.deps.soldOut.learn({ sku: order.sku, available: result.available, version: result.version });
+    }
     if (result.outcome === "refused") {
       this.outcomes.inc({ outcome: result.reason });
       switch (result.reason) {
@@ -139,15 +155,36 @@ export class OrderIntake {
       await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(request), { dedupId: orderId });
     } catch (error) {
       this.deps.logger.error({ err: error, orderId }, "durable append failed; releasing the reservation");
+      if (await this.releaseUnlessStored(orderId, order.sku)) {
+        this.outcomes.inc({ outcome: "accepted_after_append_error" });
+        return orderId;
+      }
       this.outcomes.inc({ outcome: "not_accepted" });
-      // If this release is lost too, the reservation expires and the sweeper returns the stock.
-      await clients.inventory
-        .release({ reservations: [{ orderId, sku: order.sku }], reason: "not_accepted" })
-        .catch(() => {});
       throw new AppError("not_accepted", undefined, 1);
     }
     this.outcomes.inc({ outcome: "accepted" });
     return orderId;
+  }
+
+  /**
+   * After an append that reported failure: the message may have landed anyway, and a worker may
+   * already have confirmed its reservation, in which case the order is stored and the buyer must
+   * hear 202. Otherwise the reservation is released (as `not_accepted`, so a worker that meets the
+   * message later drops it). If the release cannot be made now, the reservation stays and expires.
+   * Returns true when the order turned out to be accepted.
+   */
+  private async releaseUnlessStored(orderId: string, sku: string): Promise<boolean> {
+    const inventory = this.deps.clients.inventory;
+    try {
+      const { released } = await inventory.release({
+        reservations: [{ orderId, sku }],
+        reason: "not_accepted",
+      });
+      if (released.includes(orderId)) return false;
+      return (await inventory.reservation({ orderId }))?.status === "confirmed";
+    } catch {
+      return false;
+    }
   }
 
   /** The product an order is priced from; its sale exists, so the product does too. */

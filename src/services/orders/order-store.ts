@@ -71,13 +71,20 @@ export class OrderStore {
   }
 
   /** Moves orders to `status` and records why; orders already in that status are left alone. */
-  async transition(ids: readonly string[], status: OrderStatus, reason: string, at: string): Promise<void> {
+  /** Moves orders that are in status `from` to `to` (others, e.g. already further along, stay). */
+  async transition(
+    ids: readonly string[],
+    from: OrderStatus,
+    to: OrderStatus,
+    reason: string,
+    at: string,
+  ): Promise<void> {
     await this.db.query(
       `UPDATE orders.orders
-       SET status = $2, updated_at = now(),
-           history = history || jsonb_build_array(jsonb_build_object('status', $2::text, 'at', $4::text, 'reason', $3::text))
-       WHERE id = ANY($1::bigint[]) AND status <> $2`,
-      [ids, status, reason, at],
+       SET status = $3, updated_at = now(),
+           history = history || jsonb_build_array(jsonb_build_object('status', $3::text, 'at', $5::text, 'reason', $4::text))
+       WHERE id = ANY($1::bigint[]) AND status = $2`,
+      [ids, from, to, reason, at],
     );
   }
 

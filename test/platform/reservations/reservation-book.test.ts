@@ -102,7 +102,10 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
     it("aborting a release keeps the reservation live and confirmable", async () => {
       const book = await bookWithSale(1, 1);
       await book.reserve(request("1", "u1"), NOW, TTL);
-      expect(await book.beginRelease(ref("1"))).toMatchObject({ orderId: "1", status: "releasing" });
+      expect(await book.beginRelease(ref("1"), NOW + TTL)).toMatchObject({
+        orderId: "1",
+        status: "releasing",
+      });
       expect(await book.expired(NOW + TTL, 10)).toEqual([]); // being released: not offered again
       await book.abortRelease(ref("1"));
       expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1 });
@@ -123,7 +126,7 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1, sold: 1 });
       expect(await book.expired(NOW + TTL - 1, 10)).toEqual([]);
       expect(await book.expired(NOW + TTL, 10)).toEqual([ref("2")]);
-      expect(await book.beginRelease(ref("2"))).toMatchObject({ orderId: "2" });
+      expect(await book.beginRelease(ref("2"), NOW + TTL)).toMatchObject({ orderId: "2" });
       // Cannot become a sale now; the caller asks again once the release is written.
       expect(await book.confirm([ref("2")])).toEqual({
         confirmed: [],
@@ -133,11 +136,55 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1 }); // held until durable
       const change = await book.finishRelease(ref("2"));
       expect(change).toMatchObject({ sku: "S", available: 1 });
-      expect(await book.beginRelease(ref("2"))).toBeUndefined();
-      expect(await book.beginRelease(ref("1"))).toBeUndefined(); // a confirmed sale is not released by expiry
+      expect(await book.beginRelease(ref("2"), NOW + TTL)).toBeUndefined();
+      expect(await book.beginRelease(ref("1"), NOW + TTL)).toBeUndefined(); // a confirmed sale is not released by expiry
       expect(await book.levels("S")).toMatchObject({ available: 1, reserved: 0, sold: 1 });
       // u2's allowance and key are free again.
       expect((await book.reserve(request("3", "u2", 1, "2"), NOW, TTL)).kind).toBe("reserved");
+    });
+
+    it("finds releases abandoned past their deadline", async () => {
+      const book = await bookWithSale(2, 2);
+      await book.reserve(request("1", "u1"), NOW, TTL);
+      await book.beginRelease(ref("1"), NOW + 1000);
+      expect(await book.staleReleases(NOW + 999, 10)).toEqual([]);
+      expect(await book.staleReleases(NOW + 1000, 10)).toEqual([ref("1")]);
+      await book.abortRelease(ref("1"));
+      expect(await book.staleReleases(NOW + 5000, 10)).toEqual([]);
+      await book.beginRelease(ref("1"), NOW + 1000);
+      await book.finishRelease(ref("1"));
+      expect(await book.staleReleases(NOW + 5000, 10)).toEqual([]);
+    });
+
+    it("adopts a live reservation it lost, only while stock allows", async () => {
+      const book = await bookWithSale(2, 1);
+      await book.reserve(request("1", "u1", 1, "k1"), NOW, TTL);
+      const lost = {
+        orderId: "9",
+        sku: "S",
+        userId: "u9",
+        quantity: 1,
+        idempotencyKey: "k9",
+        status: "reserved" as const,
+        reservedAtMs: NOW,
+        expiresAtMs: NOW + TTL,
+      };
+      expect(await book.adopt({ ...lost, orderId: "8", userId: "u1", idempotencyKey: "k1" })).toBe(
+        "conflict",
+      );
+      expect(await book.adopt({ ...lost, sku: "NONE" })).toBe("no_sale");
+      expect(await book.adopt(lost)).toBe("adopted");
+      expect(await book.adopt(lost)).toBe("present");
+      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 2 });
+      expect(await book.adopt({ ...lost, orderId: "10", userId: "u10", idempotencyKey: "k10" })).toBe(
+        "no_stock",
+      );
+      expect(await book.reserve(request("11", "u9", 1, "k9"), NOW, TTL)).toMatchObject({
+        kind: "duplicate",
+        reservation: { orderId: "9" },
+      });
+      expect((await book.confirm([ref("9")])).confirmed).toHaveLength(1);
+      expect(await book.expired(NOW + TTL, 10)).toEqual([ref("1")]);
     });
 
     it("forgets a reservation whose write failed, as if it never happened", async () => {

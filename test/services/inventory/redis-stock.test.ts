@@ -130,6 +130,41 @@ describe("inventory with live stock in Redis", async () => {
     },
   );
 
+  it.skipIf(!up)(
+    "keeps orders queued while Redis lost its data: each is stored, none cancelled",
+    async () => {
+      // A slow worker keeps the accepted orders waiting in the queue when Redis loses the SKU.
+      const server = await start({ orderWriteRate: "2", orderBatchSize: "1" });
+      await openSale(server, { sku: "REDIS-5", stock: 4, perUserLimit: 1 });
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => buy(server, `h-${i}`, "REDIS-5")),
+      );
+      const accepted = answers.filter((r) => r.status === 202).map((r) => r.body.orderId!);
+      expect(accepted).toHaveLength(4);
+      await redis!.del(...(await redis!.keys(stockKey(server, "{REDIS-5}:*"))));
+      await eventually(
+        async () => {
+          const page = await server.request<{ items: { id: string; status: string }[] }>(
+            "GET",
+            "/admin/orders?limit=100",
+            { user: "ops", admin: true },
+          );
+          const mine = page.body.items.filter((o) => accepted.includes(o.id));
+          return mine.length === 4 && mine.every((o) => o.status === "created");
+        },
+        30_000,
+        "every queued order stored as created",
+      );
+      expect(await internal(server, "levels", { sku: "REDIS-5" })).toMatchObject({
+        available: 0,
+        reserved: 0,
+        sold: 4,
+      });
+      const report = await internal<{ drift: { sku: string }[] }>(server, "reconcile", {});
+      expect(report.drift.filter((d) => d.sku === "REDIS-5")).toEqual([]);
+    },
+  );
+
   it.skipIf(!up)("reports drift between Redis and the database, and never overwrites either", async () => {
     const server = await start();
     await openSale(server, { sku: "REDIS-3", stock: 10, perUserLimit: 2 });

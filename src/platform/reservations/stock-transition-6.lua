@@ -1,8 +1,11 @@
 -- Moves one reservation to its next state, atomically with the SKU's counters.
--- KEYS: as in stock-reserve-5.lua ({sku}:sale, :held, :keys, :res, :expiry)
--- ARGV[1]: the operation   ARGV[2]: order id
+-- KEYS[1..5]: as in stock-reserve-5.lua ({sku}:sale, :held, :keys, :res, :expiry)
+-- KEYS[6]: {sku}:releasing sorted set, order id scored by the deadline of its release (epoch ms)
+-- ARGV[1]: the operation   ARGV[2]: order id   ARGV[3]: for begin-release, its deadline (epoch ms)
 --   confirm        reserved -> confirmed (a confirmed one stays confirmed)
---   begin-release  reserved -> releasing (units stay held; it can no longer be confirmed)
+--   begin-release  reserved -> releasing (units stay held; it can no longer be confirmed). A release
+--                  not finished or aborted by its deadline (its process died) is found by the
+--                  sweeper, which settles it from the database row.
 --   abort-release  releasing -> reserved
 --   finish-release releasing -> gone (units back on sale)
 --   forget         any state -> gone
@@ -38,6 +41,7 @@ if op == 'begin-release' then
     return {'refused', record}
   end
   redis.call('ZREM', KEYS[5], ARGV[2])
+  redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
   r.s = 'releasing'
   record = cjson.encode(r)
   redis.call('HSET', KEYS[4], ARGV[2], record)
@@ -49,6 +53,7 @@ if op == 'abort-release' then
     return {'refused', record}
   end
   redis.call('ZADD', KEYS[5], r.e, ARGV[2])
+  redis.call('ZREM', KEYS[6], ARGV[2])
   r.s = 'reserved'
   record = cjson.encode(r)
   redis.call('HSET', KEYS[4], ARGV[2], record)
@@ -71,6 +76,7 @@ if op == 'finish-release' or op == 'forget' then
   redis.call('HDEL', KEYS[3], r.u .. '\0' .. r.k)
   redis.call('HDEL', KEYS[4], ARGV[2])
   redis.call('ZREM', KEYS[5], ARGV[2])
+  redis.call('ZREM', KEYS[6], ARGV[2])
   local sale = redis.call('HMGET', KEYS[1], 'stock', 'reserved', 'sold')
   return {'ok', record, tonumber(sale[1]) - tonumber(sale[2]) - tonumber(sale[3]), version}
 end
