@@ -213,7 +213,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
 
       async reserve(request) {
         if (lease && !lease.held)
-          throw new AppError("unavailable", "This inventory process lost its writer lease.");
+          throw new AppError("unavailable", "This inventory process lost its writer lease.", 1);
         const decision = await decide(request);
         if (decision.kind === "refused") {
           outcomes.inc({ outcome: decision.reason });
