@@ -1,6 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { clockTicksPerSecond } from "./proc-clock.js";
+import { type ServerCpuSnapshot, serverCpuMsBetween, takeServerCpuSnapshot } from "./server-cpu.js";
 
 /** CPU time counters at one instant, in ms. */
 export interface CpuSnapshot {
@@ -11,6 +12,8 @@ export interface CpuSnapshot {
   readonly targetMs: number | null;
   /** This bench process (telemetry polling, bookkeeping). */
   readonly benchMs: number;
+  /** The servers the target works through (Redis, NATS, PostgreSQL), when it uses any. */
+  readonly servers: ServerCpuSnapshot | null;
 }
 
 /** Where the machine's CPU went during a run, in cores (1 = one core fully busy). */
@@ -21,24 +24,15 @@ export interface CpuShares {
   readonly generatorCores: number;
   readonly benchCores: number;
   /**
+   * The servers on this machine the target works through (Redis, NATS, PostgreSQL: their process
+   * trees); null when it uses none or they were not found. Not part of `otherCores`.
+   */
+  readonly serverCores?: number | null;
+  /**
    * Everything else: other processes on the machine. Well above zero means the run shared the
    * machine with other work, and its figures are lower than the machine can do.
    */
   readonly otherCores: number | null;
-}
-
-let clockTicksPerSecond: number | undefined;
-
-/** /proc counts process time in clock ticks; their rate is a system constant (almost always 100). */
-function ticksPerSecond(): number {
-  if (clockTicksPerSecond === undefined) {
-    try {
-      clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-    } catch {
-      clockTicksPerSecond = 100;
-    }
-  }
-  return clockTicksPerSecond;
 }
 
 /** utime + stime of a process from /proc/<pid>/stat (Linux), in ms. */
@@ -50,13 +44,14 @@ export function processCpuMs(pid: number): number | null {
     const userTicks = Number(fields[11]);
     const systemTicks = Number(fields[12]);
     if (!Number.isFinite(userTicks) || !Number.isFinite(systemTicks)) return null;
-    return ((userTicks + systemTicks) * 1000) / ticksPerSecond();
+    return ((userTicks + systemTicks) * 1000) / clockTicksPerSecond();
   } catch {
     return null;
   }
 }
 
-export function takeCpuSnapshot(targetPid: number | null): CpuSnapshot {
+/** `serverPids`: the processes listening for the servers the target uses (empty: none). */
+export function takeCpuSnapshot(targetPid: number | null, serverPids: readonly number[] = []): CpuSnapshot {
   const machineBusyMs = cpus().reduce(
     (total, cpu) => total + cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq,
     0,
@@ -67,6 +62,7 @@ export function takeCpuSnapshot(targetPid: number | null): CpuSnapshot {
     machineBusyMs,
     targetMs: targetPid === null ? null : processCpuMs(targetPid),
     benchMs: (own.user + own.system) / 1000,
+    servers: serverPids.length > 0 ? takeServerCpuSnapshot(serverPids) : null,
   };
 }
 
@@ -79,13 +75,20 @@ export function cpuShares(before: CpuSnapshot, after: CpuSnapshot, generatorCpuM
   const targetMs =
     before.targetMs !== null && after.targetMs !== null ? after.targetMs - before.targetMs : null;
   const benchMs = after.benchMs - before.benchMs;
+  const serverMs =
+    before.servers && after.servers && after.servers.size > 0
+      ? serverCpuMsBetween(before.servers, after.servers)
+      : null;
   return {
     wallMs: Math.round(wallMs),
     machineCores: cores(machineMs, wallMs),
     targetCores: targetMs === null ? null : cores(targetMs, wallMs),
     generatorCores: cores(generatorCpuMs, wallMs),
     benchCores: cores(benchMs, wallMs),
+    serverCores: serverMs === null ? null : cores(serverMs, wallMs),
     otherCores:
-      targetMs === null ? null : Math.max(0, cores(machineMs - targetMs - generatorCpuMs - benchMs, wallMs)),
+      targetMs === null
+        ? null
+        : Math.max(0, cores(machineMs - targetMs - generatorCpuMs - benchMs - (serverMs ?? 0), wallMs)),
   };
 }

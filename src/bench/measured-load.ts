@@ -10,11 +10,13 @@ export async function runMeasuredLoad(
   job: GeneratorJob,
   targetPid: number | null,
   onProgress: (progress: GeneratorProgress) => void,
+  /** The servers the target works through (their listening processes), accounted apart. */
+  serverPids: readonly number[] = [],
 ): Promise<{ result: GeneratorResult; cpu: CpuShares }> {
   let before: CpuSnapshot | undefined;
   const result = await runGeneratorProcess(job, onProgress, () => {
-    before = takeCpuSnapshot(targetPid);
+    before = takeCpuSnapshot(targetPid, serverPids);
   });
-  const after = takeCpuSnapshot(targetPid);
+  const after = takeCpuSnapshot(targetPid, serverPids);
   return { result, cpu: cpuShares(before ?? after, after, result.cpu.userMs + result.cpu.systemMs) };
 }

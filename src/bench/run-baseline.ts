@@ -9,8 +9,10 @@ import type { RunRecord } from "./report/result-types.js";
 import type { RunContext } from "./run-context.js";
 import { toRunRecord } from "./run-record.js";
 import { syntheticProductIds } from "./seed.js";
+import { listeningPids } from "./server-cpu.js";
 import { startBaselineTarget } from "./target/baseline-target.js";
 import { trackTemporaryDirectory } from "./target/child-process.js";
+import { addressesIn } from "./target/target-adapters.js";
 import { warmUp, warmUpStock, warmUpWorkload } from "./warm-up.js";
 import type { WorkloadSpec } from "./workload.js";
 
@@ -62,7 +64,17 @@ export async function runBaselineOnce(
     const warmedUp = await warmUp(options, target.url, warmUpWorkload(workload, BASELINE_WARM_UP_SKU));
     const startedAt = new Date().toISOString();
     const job = buildGeneratorJob(options, target.url, workload);
-    const { result, cpu } = await runMeasuredLoad(job, target.pid, (update) => progress.load(label, update));
+    // The naive endpoint on PostgreSQL: the server's CPU is its work too, accounted apart from "others".
+    const serverPids =
+      baseline === "naive" && options.databaseUrl
+        ? [...listeningPids(addressesIn(options.databaseUrl).map((address) => address.port)).values()]
+        : [];
+    const { result, cpu } = await runMeasuredLoad(
+      job,
+      target.pid,
+      (update) => progress.load(label, update),
+      serverPids,
+    );
     const record = toRunRecord({
       target: baseline,
       run,

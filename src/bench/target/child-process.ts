@@ -16,9 +16,12 @@ const OUTPUT_TAIL_CHARS = 16_000;
 
 const runningChildren = new Set<ChildProcess>();
 const temporaryDirectories = new Set<string>();
+const interruptCleanups = new Set<() => Promise<unknown>>();
 let signalsHandled = false;
 /** How long an interrupted bench waits for its children to stop before removing their files. */
 const INTERRUPT_GRACE_MS = 10_000;
+/** How long it then waits for the runs' names on shared servers to be removed. */
+const INTERRUPT_CLEANUP_MS = 15_000;
 
 /**
  * Registers a child the bench started so that Ctrl-C (or SIGTERM) on the bench stops it too:
@@ -37,6 +40,16 @@ export function trackTemporaryDirectory(path: string): () => void {
   return () => temporaryDirectories.delete(path);
 }
 
+/**
+ * Work to do if the bench is interrupted, after its children stopped (removing a run's streams and
+ * keys from shared servers); the run does it itself otherwise. Returns the function that forgets it.
+ */
+export function trackInterruptCleanup(cleanUp: () => Promise<unknown>): () => void {
+  interruptCleanups.add(cleanUp);
+  handleSignals();
+  return () => interruptCleanups.delete(cleanUp);
+}
+
 function handleSignals(): void {
   if (signalsHandled) return;
   signalsHandled = true;
@@ -47,11 +60,18 @@ function handleSignals(): void {
       (child) => new Promise<void>((resolve) => child.once("exit", () => resolve())),
     );
     for (const child of children) child.kill("SIGTERM");
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
-    void Promise.race([Promise.all(exited), grace]).then(() => {
-      for (const path of temporaryDirectories) rmSync(path, { recursive: true, force: true });
-      process.exit(130);
-    });
+    const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+    void Promise.race([Promise.all(exited), wait(INTERRUPT_GRACE_MS)])
+      .then(() =>
+        Promise.race([
+          Promise.allSettled([...interruptCleanups].map((cleanUp) => cleanUp())),
+          wait(INTERRUPT_CLEANUP_MS),
+        ]),
+      )
+      .then(() => {
+        for (const path of temporaryDirectories) rmSync(path, { recursive: true, force: true });
+        process.exit(130);
+      });
   };
   process.once("SIGINT", stopAll);
   process.once("SIGTERM", stopAll);
