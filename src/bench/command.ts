@@ -3,12 +3,15 @@ import {
   BASELINES_FOR,
   BenchOptionError,
   COMMON_DEFAULTS,
+  INFRA_PRESETS,
+  INFRAS,
   parseScenario,
   type RawBenchOptions,
   resolveBenchOptions,
   SCENARIO_DEFAULTS,
   SCENARIOS,
 } from "./options.js";
+import { P99_AT_FRACTION } from "./report/build-report.js";
 
 const flashDefaults = SCENARIO_DEFAULTS["flash-sale"];
 const lengthOf = (scenario: keyof typeof SCENARIO_DEFAULTS) => {
@@ -35,11 +38,33 @@ database transaction per order, no cache, no queue) for ${Object.entries(BASELIN
   .filter(([, baselines]) => baselines.includes("naive"))
   .map(([scenario]) => scenario)
   .join(", ")}.
+Shared servers:
+${INFRAS.filter((name) => name !== "embedded")
+  .map(
+    (name) =>
+      `  --infra ${name}  ${Object.entries(INFRA_PRESETS[name])
+        .map(([key, value]) => `${key}=${value}`)
+        .join(`\n${" ".repeat(12 + name.length)}`)}`,
+  )
+  .join("\n")}
+  (sold-out news then go over the stock Redis; the database stays PGlite). With --infra, or
+  --target-env FLOODGATE_QUEUE_URL / _STOCK_URL / _CACHE_URL / _BROADCAST_URL on a server, every run
+  gets its own FLOODGATE_QUEUE_PREFIX, _STOCK_PREFIX and _CACHE_PREFIX (a prefix given with
+  --target-env is the stem the run's tag is appended to), so no two runs share streams or keys; the
+  run's JetStream streams and Redis keys are deleted after it, also on Ctrl-C. Those servers' CPU is
+  measured and counted with the target's (the "servers" column).
+
+--at-fraction-of-max <f>: Floodgate alone, closed model, --runs times, finds the maximum req/s (the
+median); then every target is measured in the open model at f × that. The ${P99_AT_FRACTION.maxMs} ms p99 target
+is judged at f = ${P99_AT_FRACTION.fraction}.
+
 Results: <out>/<scenario>-<time>.json and .html (and .cpuprofile with --cpu-prof).
 Examples:
   floodgate bench flash-sale --compare ceiling,naive --runs 3
   floodgate bench catalog-read --duration 15 --compare ceiling
   floodgate bench flash-sale --rate 3000 --requests 30000 --cpu-prof
+  floodgate bench flash-sale --infra redis-jetstream --compare ceiling,naive --runs 3
+  floodgate bench flash-sale --infra redis-jetstream --at-fraction-of-max ${P99_AT_FRACTION.fraction} --runs 3
 `;
 
 const asScenario = (value: string) => {
@@ -105,6 +130,14 @@ export function registerBenchCommand(program: Command): void {
     .option(
       "--target-env <NAME=value...>",
       "FLOODGATE_* settings for the Floodgate the bench starts, e.g. FLOODGATE_CACHE_URL=redis://127.0.0.1:6379",
+    )
+    .option(
+      "--infra <name>",
+      `where the started Floodgate keeps live stock and orders: ${INFRAS.join(" | ")} (default embedded; see below)`,
+    )
+    .option(
+      "--at-fraction-of-max <f>",
+      "find the closed-model maximum first, then run the open model at f × it (e.g. 0.8)",
     )
     .option("--cpu-prof", "run the target under node --cpu-prof; the profile goes next to the results")
     .option("--out <dir>", `results directory (default ${COMMON_DEFAULTS.outDir})`)

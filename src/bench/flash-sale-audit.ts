@@ -4,13 +4,21 @@ import type { TargetApi } from "./target-api.js";
 const PAGE_SIZE = 100;
 /** Bounds the page walk: a million orders, far beyond any run the bench makes. */
 const MAX_PAGES = 10_000;
-const DRAIN_POLL_MS = 250;
 
 export interface DrainOutcome {
   readonly drained: boolean;
+  /** From the end of the load to the poll that found nothing left reserved (polled every 250 ms). */
   readonly waitedMs: number;
   readonly reservedAtEnd: number | null;
+  /**
+   * Units reserved but not yet sold at the first poll, right after the load: the backlog the worker
+   * still had to write (one unit per order in the bench's sales). Absent in results older than it.
+   */
+  readonly backlogAtLoadEnd?: number | null;
 }
+
+/** How often the drain is polled: the resolution of `waitedMs`. */
+export const DRAIN_POLL_MS = 250;
 
 /** The sale's stock levels, or null when the sale cannot be read. */
 export async function saleLevels(api: TargetApi, sku: string): Promise<StockLevelsView | null> {
@@ -35,16 +43,23 @@ export async function waitForDrain(
 ): Promise<DrainOutcome> {
   const started = Date.now();
   let reserved: number | null = null;
+  let backlogAtLoadEnd: number | null | undefined;
   while (Date.now() - started < options.timeoutMs) {
     reserved = (await saleLevels(api, sku))?.reserved ?? null;
+    backlogAtLoadEnd ??= reserved;
     const depth = options.queueDepth();
     options.onProgress(reserved, depth);
     if (reserved === 0 && (depth === undefined || depth === 0)) {
-      return { drained: true, waitedMs: Date.now() - started, reservedAtEnd: 0 };
+      return { drained: true, waitedMs: Date.now() - started, reservedAtEnd: 0, backlogAtLoadEnd };
     }
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
-  return { drained: false, waitedMs: Date.now() - started, reservedAtEnd: reserved };
+  return {
+    drained: false,
+    waitedMs: Date.now() - started,
+    reservedAtEnd: reserved,
+    backlogAtLoadEnd: backlogAtLoadEnd ?? null,
+  };
 }
 
 /** Every stored order, walking `GET /admin/orders` page by page. */

@@ -1,3 +1,5 @@
+import { queueStemProblem, runNamespace } from "./target/run-namespace.js";
+
 export const SCENARIOS = ["catalog-read", "flash-sale", "mixed"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -15,6 +17,21 @@ export const BASELINES_FOR: Readonly<Record<Scenario, readonly Baseline[]>> = {
   "flash-sale": ["ceiling", "naive"],
   mixed: ["ceiling", "uncached"],
 };
+
+/**
+ * Where the Floodgate the bench starts keeps its live state, as a shorthand for --target-env:
+ * `redis-jetstream` is live stock (and, through it, sold-out news) in the Redis on 127.0.0.1:6379
+ * and orders through the NATS JetStream on 127.0.0.1:4222; the database stays PGlite.
+ */
+export const INFRA_PRESETS = {
+  embedded: {},
+  "redis-jetstream": {
+    FLOODGATE_STOCK_URL: "redis://127.0.0.1:6379",
+    FLOODGATE_QUEUE_URL: "nats://127.0.0.1:4222",
+  },
+} as const satisfies Record<string, Readonly<Record<string, string>>>;
+export type Infra = keyof typeof INFRA_PRESETS;
+export const INFRAS = Object.keys(INFRA_PRESETS) as Infra[];
 
 export type RunLength =
   | { readonly kind: "requests"; readonly count: number }
@@ -65,6 +82,13 @@ export interface BenchOptions {
    * never leaks into the target.
    */
   readonly targetEnv: Readonly<Record<string, string>>;
+  /** The --infra preset, already merged into `targetEnv` (absent in results older than it). */
+  readonly infra?: Infra;
+  /**
+   * --at-fraction-of-max: first find Floodgate's maximum with closed-model runs, then measure the
+   * open model at this fraction of it (`model` is that open model). null: a single measurement.
+   */
+  readonly fractionOfMax?: number | null;
   readonly cpuProf: boolean;
   readonly outDir: string;
   readonly jsonOnly: boolean;
@@ -154,6 +178,8 @@ export interface RawBenchOptions {
   readonly runs?: string;
   readonly databaseUrl?: string;
   readonly targetEnv?: readonly string[];
+  readonly infra?: string;
+  readonly atFractionOfMax?: string;
   readonly cpuProf?: boolean;
   readonly out?: string;
   readonly jsonOnly?: boolean;
@@ -225,6 +251,13 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
         ? { kind: "requests", count: integer("requests", raw.requests, 1, 10_000_000) }
         : defaults.length;
   const connections = integer("connections", raw.connections ?? String(defaults.connections), 1, 10_000);
+  if (raw.rate !== undefined && raw.atFractionOfMax !== undefined) {
+    throw new BenchOptionError(
+      "give --rate or --at-fraction-of-max, not both: the latter finds the rate itself (a fraction of the closed-model maximum)",
+    );
+  }
+  const fractionOfMax =
+    raw.atFractionOfMax === undefined ? null : positiveNumber("at-fraction-of-max", raw.atFractionOfMax, 1);
   const model: LoadModel =
     raw.rate !== undefined
       ? { kind: "open", connections, rate: positiveNumber("rate", raw.rate, 1_000_000) }
@@ -266,6 +299,11 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
       "--write-rate and --batch-size configure a target the bench starts; not with --url",
     );
   }
+  const infra = parseInfra(raw.infra);
+  if (url !== null && infra !== "embedded") {
+    throw new BenchOptionError("--infra configures a target the bench starts; not with --url");
+  }
+  const targetEnv = withInfra(infra, parseTargetEnv(raw.targetEnv ?? []));
   const stock = integer("stock", raw.stock ?? String(defaults.stock), 0, 100_000_000);
   if (scenario !== "catalog-read" && stock < 1) throw new BenchOptionError("--stock must be at least 1");
   return {
@@ -287,7 +325,9 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
     compare: BASELINES.filter((name) => compare.includes(name)),
     runs: integer("runs", raw.runs ?? String(COMMON_DEFAULTS.runs), 1, 100),
     databaseUrl,
-    targetEnv: parseTargetEnv(raw.targetEnv ?? []),
+    targetEnv,
+    infra,
+    fractionOfMax,
     cpuProf: raw.cpuProf === true,
     outDir: raw.out ?? COMMON_DEFAULTS.outDir,
     jsonOnly: raw.jsonOnly === true,
@@ -301,9 +341,42 @@ export function describeLoad(options: BenchOptions): string {
     options.length.kind === "requests" ? `${options.length.count} requests` : `${options.length.seconds} s`;
   const model =
     options.model.kind === "open"
-      ? `open model at ${options.model.rate} req/s over ≤${options.model.connections} connections`
+      ? `open model at ${options.model.rate} req/s${
+          options.fractionOfMax ? ` (${options.fractionOfMax} × the closed-model maximum measured first)` : ""
+        } over ≤${options.model.connections} connections`
       : `closed model, ${options.model.connections} connections`;
   return `${model}, ${length}${options.warmup > 0 ? ` after ${options.warmup} warm-up requests` : ", no warm-up"}`;
+}
+
+function parseInfra(text: string | undefined): Infra {
+  if (text === undefined) return "embedded";
+  if (!(INFRAS as string[]).includes(text)) {
+    throw new BenchOptionError(`unknown --infra "${text}": expected ${INFRAS.join(" or ")}`);
+  }
+  return text as Infra;
+}
+
+/**
+ * The preset's settings under --target-env's. A --target-env setting that contradicts the preset
+ * is refused rather than silently winning: the report names the preset. Any prefix given for a
+ * shared server must leave room for the run tag the bench appends (see run-namespace.ts).
+ */
+function withInfra(infra: Infra, targetEnv: Record<string, string>): Record<string, string> {
+  const preset: Readonly<Record<string, string>> = INFRA_PRESETS[infra];
+  for (const [name, value] of Object.entries(preset)) {
+    if (targetEnv[name] !== undefined && targetEnv[name] !== value) {
+      throw new BenchOptionError(
+        `--infra ${infra} sets ${name}=${value}; --target-env ${name}=${targetEnv[name]} contradicts it (drop one)`,
+      );
+    }
+  }
+  const env = { ...preset, ...targetEnv };
+  const stem = env.FLOODGATE_QUEUE_PREFIX;
+  if (stem !== undefined && runNamespace(env, "00000000").env.FLOODGATE_QUEUE_PREFIX !== undefined) {
+    const problem = queueStemProblem(stem);
+    if (problem) throw new BenchOptionError(`--target-env ${problem}`);
+  }
+  return env;
 }
 
 /** `--target-env NAME=value` pairs: FLOODGATE_* settings only, pointing at 127.0.0.1 if at a server. */

@@ -20,9 +20,13 @@ import type { RunContext } from "./run-context.js";
 import { toRunRecord } from "./run-record.js";
 import { seedScenario } from "./seed.js";
 import { SeriesPoller } from "./series-poller.js";
-import { REPOSITORY_ROOT, trackTemporaryDirectory } from "./target/child-process.js";
+import { listeningPids } from "./server-cpu.js";
+import { REPOSITORY_ROOT, trackInterruptCleanup, trackTemporaryDirectory } from "./target/child-process.js";
 import { startFloodgateTarget } from "./target/floodgate-target.js";
+import { type CleanupOutcome, removeLeftovers } from "./target/run-cleanup.js";
+import { hasLeftovers, RUN_TAG_LENGTH, type RunNamespace, runNamespace } from "./target/run-namespace.js";
 import type { RunningTarget } from "./target/running-target.js";
+import { serverAddresses } from "./target/target-adapters.js";
 import { TargetApi } from "./target-api.js";
 import { warmUp, warmUpWorkload } from "./warm-up.js";
 import type { WorkloadSpec } from "./workload.js";
@@ -39,7 +43,7 @@ export function drainTimeoutMs(accepted: number, writeRate: number): number {
   return Math.min(MAX_DRAIN_MS, Math.ceil(writing * 2 + 60_000));
 }
 
-type MeasuredRun = Omit<RunRecord, "cpuProfile" | "targetExit">;
+type MeasuredRun = Omit<RunRecord, "cpuProfile" | "targetExit" | "sharedState">;
 
 /**
  * One Floodgate run: start a fresh target (or use --url), measure it, and stop it gracefully in
@@ -50,6 +54,16 @@ export interface FloodgateVariant {
   readonly target: TargetName;
   /** Settings on top of --target-env (e.g. the uncached baseline's FLOODGATE_CACHE_URL=none://). */
   readonly env: Readonly<Record<string, string>>;
+  /** A closed-model run of --at-fraction-of-max that finds the maximum (named apart in progress and files). */
+  readonly calibration?: boolean;
+}
+
+/** The settings a started target gets, with the run's own prefixes on shared servers. */
+function namespaced(env: Readonly<Record<string, string>>): RunNamespace & {
+  readonly targetEnv: Record<string, string>;
+} {
+  const namespace = runNamespace(env, randomBytes(RUN_TAG_LENGTH / 2).toString("hex"));
+  return { ...namespace, targetEnv: { ...env, ...namespace.env } };
 }
 
 export async function runFloodgateOnce(
@@ -58,14 +72,23 @@ export async function runFloodgateOnce(
   variant: FloodgateVariant = { target: "floodgate", env: {} },
 ): Promise<RunRecord> {
   const { options, progress } = context;
-  const label = `${variant.target} run ${run}/${options.runs}`;
+  const name = variant.calibration ? `${variant.target}-max` : variant.target;
+  const label = `${variant.calibration ? `${variant.target} (finding the maximum)` : variant.target} run ${run}/${options.runs}`;
   const dataDir = options.url ? null : mkdtempSync(join(tmpdir(), "floodgate-bench-"));
-  const profilePath = join(context.outDir, `${context.filePrefix}-${variant.target}-run${run}.cpuprofile`);
+  const shared = dataDir ? namespaced({ ...options.targetEnv, ...variant.env }) : null;
+  // Only what the run itself wrote: its prefixes are its own (run-namespace.ts).
+  const removeShared = async (): Promise<CleanupOutcome | null> =>
+    shared && (hasLeftovers(shared.leftovers) || shared.leftovers.expiring.length > 0)
+      ? removeLeftovers(shared.leftovers)
+      : null;
+  const untrackShared = shared ? trackInterruptCleanup(removeShared) : () => {};
+  const profilePath = join(context.outDir, `${context.filePrefix}-${name}-run${run}.cpuprofile`);
   const profileDir = options.cpuProf ? `${profilePath}.d` : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const untrack = [dataDir, profileDir].flatMap((path) => (path ? [trackTemporaryDirectory(path)] : []));
   const cleanUp = (keepProfile: boolean) => {
     for (const done of untrack) done();
+    untrackShared();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (profileDir && !keepProfile) rmSync(profileDir, { recursive: true, force: true });
   };
@@ -79,21 +102,33 @@ export async function runFloodgateOnce(
           writeRate: options.writeRate,
           batchSize: options.batchSize,
           cpuProfileDir: profileDir,
-          env: { ...options.targetEnv, ...variant.env },
+          env: shared!.targetEnv,
         })
       : { url: options.url!, pid: null, output: () => "", stop: async () => null };
   } catch (error) {
+    await removeShared();
     cleanUp(false);
     throw error;
   }
+  // The servers the target works through, so their CPU is accounted to it rather than to "others".
+  const serverPids = shared
+    ? [...listeningPids(serverAddresses(shared.targetEnv).map((address) => address.port)).values()]
+    : [];
   let measured: { record: MeasuredRun; hotPath: MonotonicWindow } | undefined;
   let failure: unknown;
   try {
-    measured = await measure(context, run, label, target, variant.target);
+    measured = await measure(context, run, label, target, variant.target, serverPids);
   } catch (error) {
     failure = error;
   }
   const targetExit = await target.stop();
+  const removed = await removeShared();
+  if (removed && removed.errors.length > 0) {
+    progress.note(
+      `${label}: could not remove everything it wrote on shared servers: ${removed.errors.join("; ")}`,
+      true,
+    );
+  }
   cleanUp(measured !== undefined);
   if (!measured) {
     const output = target.output();
@@ -106,7 +141,8 @@ export async function runFloodgateOnce(
     profileDir && keepMainThreadProfile(profileDir, profilePath)
       ? summarizeProfile(profilePath, measured.hotPath)
       : null;
-  return { ...measured.record, cpuProfile, targetExit };
+  const sharedState = shared && removed ? { prefixes: shared.env, cleanup: removed } : null;
+  return { ...measured.record, cpuProfile, targetExit, sharedState };
 }
 
 /**
@@ -120,6 +156,7 @@ async function measure(
   label: string,
   target: RunningTarget,
   targetName: TargetName,
+  serverPids: readonly number[],
 ): Promise<{ record: MeasuredRun; hotPath: MonotonicWindow }> {
   const { options, progress } = context;
   const runTag = randomBytes(4).toString("hex");
@@ -160,6 +197,7 @@ async function measure(
       buildGeneratorJob(options, target.url, workload),
       target.pid,
       (update) => progress.load(label, update),
+      serverPids,
     );
     const drain: DrainOutcome | null =
       options.scenario === "flash-sale"

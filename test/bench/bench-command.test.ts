@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMON_DEFAULTS, SCENARIO_DEFAULTS } from "../../src/bench/options.js";
 import type { BenchReport } from "../../src/bench/report/result-types.js";
+import { serverAvailable } from "../support/infra.js";
+
+const sharedServersUp = (await serverAvailable("redis")) && (await serverAvailable("nats"));
 
 const BIN = fileURLToPath(new URL("../../bin/floodgate.mjs", import.meta.url));
 const ENV = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" };
@@ -60,12 +63,15 @@ describe("floodgate bench", () => {
       "--cpu-prof",
       "--out",
       "--json-only",
+      "--infra",
+      "--at-fraction-of-max",
     ]) {
       expect(stdout).toContain(option);
     }
     expect(stdout).toContain(`(default ${COMMON_DEFAULTS.writeRate})`);
     expect(stdout).toContain(`stock ${SCENARIO_DEFAULTS["flash-sale"].stock}`);
     expect(stdout).toContain(`${SCENARIO_DEFAULTS["flash-sale"].connections} connections`);
+    expect(stdout).toContain("--infra redis-jetstream  FLOODGATE_STOCK_URL=redis://127.0.0.1:6379");
   });
 
   it("refuses a bad option with exit code 2 and a message, before starting anything", () => {
@@ -145,4 +151,47 @@ describe("floodgate bench", () => {
     expect(html).toContain("every 202&#39;s orderId is stored exactly once");
     expect(readFileSync(report.files.markdown, "utf8")).toContain("### flash-sale");
   }, 120_000);
+
+  it.skipIf(!sharedServersUp)(
+    "runs Floodgate on Redis + JetStream under prefixes of its own, and removes them afterwards",
+    async () => {
+      const { code, stdout, stderr } = await floodgate(
+        [
+          "bench",
+          "flash-sale",
+          "--requests",
+          "300",
+          "--stock",
+          "50",
+          "--warmup",
+          "100",
+          "--infra",
+          "redis-jetstream",
+          "--runs",
+          "2",
+          "--json-only",
+          "--out",
+          out,
+        ],
+        110_000,
+      );
+      expect(code, stderr).toBe(0);
+      const report = JSON.parse(stdout) as BenchReport;
+      expect(report.invariantsPassed).toBe(true);
+      expect(report.floodgateTarget).toContain("queue on NATS JetStream");
+      const [first, second] = report.runs.map((run) => run.sharedState!);
+      expect(first!.prefixes.FLOODGATE_QUEUE_PREFIX).toMatch(/^bench-[0-9a-f]{8}$/);
+      expect(first!.prefixes.FLOODGATE_STOCK_PREFIX).toMatch(/^bench:[0-9a-f]{8}:$/);
+      expect(second!.prefixes.FLOODGATE_QUEUE_PREFIX).not.toBe(first!.prefixes.FLOODGATE_QUEUE_PREFIX);
+      for (const shared of [first!, second!]) {
+        expect(shared.cleanup.errors).toEqual([]);
+        expect(shared.cleanup.streamsDeleted.length).toBeGreaterThan(0);
+        expect(shared.cleanup.keysDeleted).toBeGreaterThan(0);
+      }
+      expect(report.goals.map((goal) => goal.goal)).toContain(
+        "intake peak ≥ 10× the write ceiling, in every run",
+      );
+    },
+    120_000,
+  );
 });

@@ -111,4 +111,62 @@ describe("bench options", () => {
     expect(defaultBatchSize(0)).toBe(500);
     expect(resolveBenchOptions("flash-sale", { writeRate: "1000", batchSize: "7" }).batchSize).toBe(7);
   });
+
+  it("puts the --infra preset's servers in the target's settings, and refuses contradicting ones", () => {
+    const infra = resolveBenchOptions("flash-sale", { infra: "redis-jetstream" });
+    expect(infra.infra).toBe("redis-jetstream");
+    expect(infra.targetEnv).toEqual({
+      FLOODGATE_STOCK_URL: "redis://127.0.0.1:6379",
+      FLOODGATE_QUEUE_URL: "nats://127.0.0.1:4222",
+    });
+    expect(
+      resolveBenchOptions("flash-sale", {
+        infra: "redis-jetstream",
+        targetEnv: [
+          "FLOODGATE_CACHE_URL=redis://127.0.0.1:6379",
+          "FLOODGATE_QUEUE_URL=nats://127.0.0.1:4222",
+        ],
+      }).targetEnv,
+    ).toMatchObject({ FLOODGATE_CACHE_URL: "redis://127.0.0.1:6379" });
+    expect(() =>
+      resolveBenchOptions("flash-sale", {
+        infra: "redis-jetstream",
+        targetEnv: ["FLOODGATE_QUEUE_URL=redis://127.0.0.1:6379"],
+      }),
+    ).toThrow("contradicts");
+    expect(() => resolveBenchOptions("flash-sale", { infra: "kafka" })).toThrow("unknown --infra");
+    expect(() =>
+      resolveBenchOptions("flash-sale", { infra: "redis-jetstream", url: "http://127.0.0.1:1" }),
+    ).toThrow("--infra");
+    expect(resolveBenchOptions("flash-sale", {})).toMatchObject({ infra: "embedded", targetEnv: {} });
+  });
+
+  it("refuses a queue prefix the run tag would push past Floodgate's 32 characters", () => {
+    expect(() =>
+      resolveBenchOptions("flash-sale", {
+        infra: "redis-jetstream",
+        targetEnv: [`FLOODGATE_QUEUE_PREFIX=${"q".repeat(24)}`],
+      }),
+    ).toThrow("FLOODGATE_QUEUE_PREFIX");
+    // Without a shared server the prefix is passed on as given.
+    expect(
+      resolveBenchOptions("flash-sale", { targetEnv: [`FLOODGATE_QUEUE_PREFIX=${"q".repeat(24)}`] })
+        .targetEnv,
+    ).toEqual({ FLOODGATE_QUEUE_PREFIX: "q".repeat(24) });
+  });
+
+  it("takes --at-fraction-of-max as a fraction, and not together with --rate", () => {
+    expect(resolveBenchOptions("flash-sale", { atFractionOfMax: "0.8" })).toMatchObject({
+      fractionOfMax: 0.8,
+      model: { kind: "closed" },
+    });
+    expect(resolveBenchOptions("flash-sale", {}).fractionOfMax).toBeNull();
+    expect(() => resolveBenchOptions("flash-sale", { atFractionOfMax: "0" })).toThrow("--at-fraction-of-max");
+    expect(() => resolveBenchOptions("flash-sale", { atFractionOfMax: "1.5" })).toThrow(
+      "--at-fraction-of-max",
+    );
+    expect(() => resolveBenchOptions("flash-sale", { atFractionOfMax: "0.8", rate: "100" })).toThrow(
+      "not both",
+    );
+  });
 });

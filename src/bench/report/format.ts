@@ -30,3 +30,18 @@ export function shortPath(location: string): string {
   const modules = location.indexOf("node_modules/");
   return modules > 0 ? location.slice(modules) : location;
 }
+
+/** A goal's figure in its unit: 0.35×, 18.2 ms, 12.5 %, 25 orders. */
+export function formatGoalValue(value: number | null | undefined, unit: string | undefined): string {
+  if (value === null || value === undefined) return "–";
+  switch (unit) {
+    case "ms":
+      return `${formatMs(value)} ms`;
+    case "percent":
+      return `${formatNumber(value, 1)} %`;
+    case "orders":
+      return `${formatNumber(value, 0)} orders`;
+    default:
+      return formatRatio(value);
+  }
+}

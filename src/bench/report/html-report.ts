@@ -4,9 +4,15 @@ import { describeLoad } from "../options.js";
 import { compareWithBaselines } from "./build-report.js";
 import { buildCharts } from "./chart-data.js";
 import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import {
+  describeGoalFigures,
+  describeP99AtFraction,
+  describeSharedState,
+  goalVerdict,
+} from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
-import { describeTargetSettings } from "./summary-table.js";
+import { describeTargetSettings, hasServerCpu } from "./summary-table.js";
 
 const require = createRequire(import.meta.url);
 
@@ -28,6 +34,7 @@ function scriptJson(value: unknown): string {
 }
 
 function summaryTable(report: BenchReport): string {
+  const servers = hasServerCpu(report);
   const rows = report.summaries
     .map(
       (s) =>
@@ -37,13 +44,15 @@ function summaryTable(report: BenchReport): string {
           s.latencyMs.p999,
         )}</td><td>${formatMs(s.latencyMs.max)}</td><td>${formatNumber(s.errors)}</td><td>${formatCores(
           s.targetCores,
-        )}</td><td>${formatCores(s.generatorCoresUsed)}</td><td>${formatCores(s.otherCores)}</td><td>${formatNumber(
+        )}</td>${servers ? `<td>${formatCores(s.serverCores)}</td>` : ""}<td>${formatCores(s.generatorCoresUsed)}</td><td>${formatCores(s.otherCores)}</td><td>${formatNumber(
           s.generatorCapacityRps,
         )}</td></tr>`,
     )
     .join("");
-  return `<table><thead><tr><th>target</th><th>runs</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>target CPU</th><th>generator CPU</th><th>other CPU</th><th>generator capacity req/s</th></tr></thead><tbody>${rows}</tbody></table>
-<p class="note">Medians over runs. Errors: requests with no answer or a 5xx. CPU in cores (1.00 = one core fully busy) while the load ran: the target, the load generator, and other processes on the machine (noise). Generator capacity: requests it completes per second of its own CPU, the most it could drive.</p>`;
+  return `<table><thead><tr><th>target</th><th>runs</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>target CPU</th>${servers ? "<th>servers CPU</th>" : ""}<th>generator CPU</th><th>other CPU</th><th>generator capacity req/s</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="note">Medians over runs. Errors: requests with no answer or a 5xx. CPU in cores (1.00 = one core fully busy) while the load ran: the target,${
+    servers ? " the servers it works through (Redis, NATS, PostgreSQL)," : ""
+  } the load generator, and other processes on the machine (noise). Generator capacity: requests it completes per second of its own CPU, the most it could drive.</p>`;
 }
 
 function sections(report: BenchReport): string {
@@ -61,19 +70,24 @@ function sections(report: BenchReport): string {
         .join("")}</ul>`,
     );
   }
+  const p99AtFraction = describeP99AtFraction(report);
+  if (p99AtFraction)
+    parts.push(`<h2>Latency at a fraction of the maximum</h2><p>${escapeHtml(p99AtFraction)}</p>`);
   if (report.goals.length > 0) {
     parts.push(
       `<h2>Goals</h2><ul>${report.goals
         .map(
           (g) =>
-            `<li class="${g.met === null ? "na" : g.met ? "pass" : "fail"}">${g.met === null ? "n/a" : g.met ? "MET" : "MISSED"} — ${escapeHtml(
+            `<li class="${g.met === null ? "na" : g.met ? "pass" : "fail"}">${goalVerdict(g)} — ${escapeHtml(
               g.goal,
-            )}: ${formatRatio(g.measured)} (needs ${formatRatio(g.required)}; ${escapeHtml(g.note)})</li>`,
+            )}: ${escapeHtml(describeGoalFigures(g))} (${escapeHtml(g.note)})</li>`,
         )
         .join("")}</ul>`,
     );
   }
-  const audited = report.runs.filter((run) => run.invariants !== null);
+  const audited = [...(report.calibration?.runs ?? []), ...report.runs].filter(
+    (run) => run.invariants !== null,
+  );
   if (audited.length > 0) {
     parts.push(
       `<h2>Invariants</h2><p class="note">Checked after the drain through the target's own API (GET /admin/sales/:sku and every page of GET /admin/orders).</p><table><thead><tr><th>runs</th><th>result</th><th>invariant</th><th>detail</th></tr></thead><tbody>${invariantRows(
@@ -82,10 +96,12 @@ function sections(report: BenchReport): string {
     );
   }
   parts.push(
-    `<h2>Responses</h2><ul>${report.runs
+    `<h2>Responses</h2><ul>${[...(report.calibration?.runs ?? []), ...report.runs]
       .map(
         (run) =>
-          `<li>${escapeHtml(run.target)} run ${run.run}: ${escapeHtml(formatCounts(run.generator.statusCounts))}${
+          `<li>${escapeHtml(run.target)}${
+            report.calibration?.runs.includes(run) ? " (finding the maximum, closed model)" : ""
+          } run ${run.run}: ${escapeHtml(formatCounts(run.generator.statusCounts))}${
             Object.keys(run.generator.errorCodes).length
               ? ` — codes: ${escapeHtml(formatCounts(run.generator.errorCodes))}`
               : ""
@@ -93,7 +109,11 @@ function sections(report: BenchReport): string {
             Object.keys(run.generator.transportErrors).length
               ? ` — no answer: ${escapeHtml(formatCounts(run.generator.transportErrors))}`
               : ""
-          }${run.drain ? ` — drained in ${formatNumber(run.drain.waitedMs / 1000, 1)} s${run.drain.drained ? "" : " (NOT DRAINED)"}` : ""}${peakShavingLine(report, run)}</li>`,
+          }${run.drain ? ` — drained in ${formatNumber(run.drain.waitedMs / 1000, 1)} s${run.drain.drained ? "" : " (NOT DRAINED)"}` : ""}${peakShavingLine(report, run)}${
+            describeSharedState(run)
+              ? `<br><span class="note">shared servers: ${escapeHtml(describeSharedState(run)!)}</span>`
+              : ""
+          }</li>`,
       )
       .join("")}</ul>`,
   );
@@ -147,7 +167,7 @@ function invariantRows(runs: readonly BenchReport["runs"][number][]): string {
 }
 
 function peakShavingLine(report: BenchReport, run: BenchReport["runs"][number]): string {
-  const shaving = peakShavingOf(report, run);
+  const shaving = peakShavingOf(report.options, run);
   if (!shaving) return "";
   return `<br><span class="note">peak shaving: ${escapeHtml(
     describePeakShaving(shaving, run.drain?.drained ? run.drain.waitedMs / 1000 : null),

@@ -2,9 +2,15 @@ import { describeLoad } from "../options.js";
 import { representativeRun } from "./build-report.js";
 import { cacheFiguresOf, describeCacheFigures } from "./cache-figures.js";
 import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import {
+  describeGoalFigures,
+  describeP99AtFraction,
+  describeSharedState,
+  goalVerdict,
+} from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
-import { describeTargetSettings } from "./summary-table.js";
+import { describeTargetSettings, hasServerCpu, runResponses } from "./summary-table.js";
 
 const PROFILE_ROWS = 15;
 
@@ -24,22 +30,29 @@ export function renderMarkdownSummary(report: BenchReport): string {
   lines.push(`- load: ${describeLoad(options)} · ${options.runs} run(s) per target`);
   lines.push(`- target: ${describeTargetSettings(report)}`);
   lines.push("");
+  const servers = hasServerCpu(report);
   lines.push(
-    "| target | runs | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | target CPU | generator CPU | other CPU |",
+    `| target | runs | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | target CPU |${
+      servers ? " servers CPU |" : ""
+    } generator CPU | other CPU |`,
   );
-  lines.push("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+  lines.push(`|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|${servers ? "--:|" : ""}--:|--:|`);
   for (const s of report.summaries) {
     lines.push(
       `| ${s.target} | ${s.runs} | ${formatNumber(s.throughputRps)} | ${formatMs(s.latencyMs.p50)} | ${formatMs(
         s.latencyMs.p90,
       )} | ${formatMs(s.latencyMs.p99)} | ${formatMs(s.latencyMs.p999)} | ${formatMs(s.latencyMs.max)} | ${formatNumber(
         s.errors,
-      )} | ${formatCores(s.targetCores)} | ${formatCores(s.generatorCoresUsed)} | ${formatCores(s.otherCores)} |`,
+      )} | ${formatCores(s.targetCores)} |${servers ? ` ${formatCores(s.serverCores)} |` : ""} ${formatCores(
+        s.generatorCoresUsed,
+      )} | ${formatCores(s.otherCores)} |`,
     );
   }
   lines.push("");
   lines.push(
-    "Medians over runs; CPU in cores while the load ran (other CPU = other processes on the machine).",
+    `Medians over runs; CPU in cores while the load ran (${
+      servers ? "servers CPU = the Redis, NATS or PostgreSQL processes the target works through; " : ""
+    }other CPU = other processes on the machine).`,
   );
   for (const s of report.summaries) {
     if (s.generatorCoresUsed !== null && s.generatorCoresUsed >= 0.85) {
@@ -60,11 +73,16 @@ export function renderMarkdownSummary(report: BenchReport): string {
       )}), p99 ${formatRatio(c.p99LatencyRatio)} lower`,
     );
   }
+  const p99AtFraction = describeP99AtFraction(report);
+  if (p99AtFraction) lines.push(`- ${p99AtFraction}`);
   for (const goal of report.goals) {
-    const verdict = goal.met === null ? "n/a" : goal.met ? "MET" : "MISSED";
-    lines.push(`- goal ${verdict}: ${goal.goal} — measured ${formatRatio(goal.measured)} (${goal.note})`);
+    lines.push(
+      `- goal ${goalVerdict(goal)}: ${goal.goal} — measured ${describeGoalFigures(goal)} (${goal.note})`,
+    );
   }
-  const audited = report.runs.filter((run) => run.invariants !== null);
+  const audited = [...(report.calibration?.runs ?? []), ...report.runs].filter(
+    (run) => run.invariants !== null,
+  );
   if (audited.length > 0) {
     const failures = audited.flatMap((run) =>
       run.invariants!.filter((i) => !i.pass).map((i) => `run ${run.run}: ${i.name} — ${i.detail}`),
@@ -102,12 +120,27 @@ export function renderMarkdownSummary(report: BenchReport): string {
     const cache = cacheFiguresOf(report, run);
     if (cache) lines.push(`- cache, ${run.target} run ${run.run}: ${describeCacheFigures(cache)}`);
   }
-  for (const run of report.runs) {
-    const shaving = peakShavingOf(report, run);
+  for (const run of report.calibration?.runs ?? []) {
+    lines.push(
+      `- finding the maximum, floodgate run ${run.run} (closed model): ${formatNumber(run.throughputRps)} req/s, p99 ${formatMs(
+        run.latencyMs.p99,
+      )} ms, responses ${runResponses(run)}`,
+    );
+  }
+  const shaved = [
+    ...(report.calibration?.runs ?? []).map((run) => ({ run, name: `${run.target} max run ${run.run}` })),
+    ...report.runs.map((run) => ({ run, name: `${run.target} run ${run.run}` })),
+  ];
+  for (const { run, name } of shaved) {
+    const shaving = peakShavingOf(report.options, run);
     if (shaving) {
       const drained = run.drain?.drained ? run.drain.waitedMs / 1000 : null;
-      lines.push(`- peak shaving, ${run.target} run ${run.run}: ${describePeakShaving(shaving, drained)}`);
+      lines.push(`- peak shaving, ${name}: ${describePeakShaving(shaving, drained)}`);
     }
+  }
+  for (const run of report.runs) {
+    const shared = describeSharedState(run);
+    if (shared) lines.push(`- shared servers, ${run.target} run ${run.run}: ${shared}`);
   }
   const profiled = representativeRun(
     report.runs.filter((run) => run.cpuProfile !== null),

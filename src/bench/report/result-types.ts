@@ -6,8 +6,9 @@ import type { DrainOutcome } from "../flash-sale-audit.js";
 import type { GeneratorResult } from "../generator/messages.js";
 import type { InvariantResult } from "../invariants.js";
 import type { LatencySummary } from "../latency.js";
-import type { BenchOptions, Scenario, TargetName } from "../options.js";
+import type { BenchOptions, LoadModel, Scenario, TargetName } from "../options.js";
 import type { ChildExit } from "../target/child-process.js";
+import type { CleanupOutcome } from "../target/run-cleanup.js";
 import type { WarmUpRecord } from "../warm-up.js";
 
 /** The generator's figures without the accepted ids (checked by the audit, too many to keep). */
@@ -44,6 +45,29 @@ export interface RunRecord {
   } | null;
   /** How the target stopped (null when the bench did not start it). */
   readonly targetExit: ChildExit | null;
+  /**
+   * The run's own names on shared servers (the prefixes the bench gave the target) and what was
+   * removed after it; absent or null when the run used no shared server.
+   */
+  readonly sharedState?: {
+    readonly prefixes: Readonly<Record<string, string>>;
+    readonly cleanup: CleanupOutcome;
+  } | null;
+}
+
+/**
+ * --at-fraction-of-max: the closed-model runs that found Floodgate's maximum just before the
+ * measured (open-model) runs, and the rate derived from it.
+ */
+export interface Calibration {
+  readonly fraction: number;
+  /** The closed model the maximum was measured with. */
+  readonly model: LoadModel;
+  readonly runs: RunRecord[];
+  /** Median req/s of those runs: the maximum. */
+  readonly maxRps: number;
+  /** fraction × maxRps, rounded: the open model's rate. */
+  readonly rate: number;
 }
 
 /** Medians over a target's runs. */
@@ -65,9 +89,14 @@ export interface TargetSummary {
   readonly targetCores: number | null;
   /** Other processes' CPU during the runs, in cores: the noise on a shared machine. */
   readonly otherCores: number | null;
+  /** The servers the target works through (Redis, NATS, PostgreSQL), in cores; null when none. */
+  readonly serverCores?: number | null;
   /** Requests the generator completes per second of its own CPU: its capacity at one full core. */
   readonly generatorCapacityRps: number | null;
-  /** req/s per core of the target's own CPU: comparable even when the generator was the bottleneck. */
+  /**
+   * req/s per core of the target's own CPU, plus its servers' when it works through any:
+   * comparable even when the generator was the bottleneck.
+   */
   readonly throughputPerCore: number | null;
 }
 
@@ -86,6 +115,10 @@ export interface PerformanceGoal {
   readonly goal: string;
   readonly measured: number | null;
   readonly required: number;
+  /** How `measured` and `required` read: a ratio (the default), ms, % or orders. */
+  readonly unit?: "ratio" | "ms" | "percent" | "orders";
+  /** True when `measured` must be at most `required` (latency, excess); default at least. */
+  readonly atMost?: boolean;
   /** null when the run could not say (the baseline was not run, or --url was used). */
   readonly met: boolean | null;
   readonly note: string;
@@ -105,6 +138,8 @@ export interface BenchReport {
   readonly summaries: TargetSummary[];
   readonly comparisons: Comparison[];
   readonly goals: PerformanceGoal[];
+  /** --at-fraction-of-max: how the open model's rate was found; absent or null otherwise. */
+  readonly calibration?: Calibration | null;
   /** null when the scenario checks no invariants. */
   readonly invariantsPassed: boolean | null;
   readonly files: {

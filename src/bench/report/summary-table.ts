@@ -1,6 +1,7 @@
 import { describeLoad } from "../options.js";
 import { representativeRun } from "./build-report.js";
 import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import { describeGoalFigures, describeP99AtFraction, describeSharedState } from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport, RunRecord } from "./result-types.js";
 
@@ -12,6 +13,13 @@ function table(rows: readonly (readonly string[])[]): string[] {
     row
       .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
       .join("  "),
+  );
+}
+
+/** True when some target's CPU figures include the servers it works through. */
+export function hasServerCpu(report: BenchReport): boolean {
+  return report.summaries.some(
+    (summary) => summary.serverCores !== null && summary.serverCores !== undefined,
   );
 }
 
@@ -33,7 +41,7 @@ export function describeTargetSettings(report: BenchReport): string {
   return parts.join(" · ");
 }
 
-function runResponses(run: RunRecord): string {
+export function runResponses(run: RunRecord): string {
   const codes = Object.keys(run.generator.errorCodes).length
     ? ` (${formatCounts(run.generator.errorCodes)})`
     : "";
@@ -56,6 +64,7 @@ export function renderSummary(report: BenchReport): string {
     `load: ${describeLoad(options)} · ${options.runs} run(s) per target · ${describeTargetSettings(report)}`,
   );
   lines.push("");
+  const servers = hasServerCpu(report);
   lines.push(
     ...table([
       [
@@ -69,6 +78,7 @@ export function renderSummary(report: BenchReport): string {
         "max ms",
         "errors",
         "target CPU",
+        ...(servers ? ["servers"] : []),
         "gen CPU",
         "others",
         "gen capacity",
@@ -84,6 +94,7 @@ export function renderSummary(report: BenchReport): string {
         formatMs(summary.latencyMs.max),
         formatNumber(summary.errors),
         formatCores(summary.targetCores),
+        ...(servers ? [formatCores(summary.serverCores)] : []),
         formatCores(summary.generatorCoresUsed),
         formatCores(summary.otherCores),
         summary.generatorCapacityRps === null ? "–" : `${formatNumber(summary.generatorCapacityRps)} req/s`,
@@ -93,7 +104,9 @@ export function renderSummary(report: BenchReport): string {
   lines.push(
     "  (medians over runs; errors = no answer or 5xx; CPU in cores (1.00 = one core busy) while loaded:",
   );
-  lines.push("   the target, the load generator, and other processes on the machine (noise); gen capacity =");
+  lines.push(
+    `   the target,${servers ? " the servers it works through (Redis, NATS, PostgreSQL)," : ""} the load generator, and other processes on the machine (noise); gen capacity =`,
+  );
   lines.push("   requests the generator completes per second of its own CPU, i.e. the most it could drive)");
   for (const summary of report.summaries) {
     if (summary.generatorCoresUsed !== null && summary.generatorCoresUsed >= 0.85) {
@@ -132,6 +145,23 @@ export function renderSummary(report: BenchReport): string {
   lines.push("");
   lines.push("responses by status (error.code):");
   for (const run of report.runs) lines.push(`  ${run.target} run ${run.run}: ${runResponses(run)}`);
+  const calibration = report.calibration;
+  if (calibration) {
+    lines.push("");
+    for (const run of calibration.runs) {
+      lines.push(
+        `finding the maximum, floodgate run ${run.run} (closed model): ${formatNumber(run.throughputRps)} req/s, p99 ${formatMs(
+          run.latencyMs.p99,
+        )} ms · ${runResponses(run)}`,
+      );
+      const shaving = peakShavingOf(report.options, run);
+      if (shaving) {
+        const drained = run.drain?.drained ? run.drain.waitedMs / 1000 : null;
+        lines.push(`  peak shaving: ${describePeakShaving(shaving, drained)}`);
+      }
+    }
+    lines.push(describeP99AtFraction(report)!);
+  }
   const drains = report.runs.filter((run) => run.drain !== null);
   if (drains.length > 0) {
     lines.push(
@@ -144,21 +174,31 @@ export function renderSummary(report: BenchReport): string {
     );
   }
   for (const run of report.runs) {
-    const shaving = peakShavingOf(report, run);
+    const shaving = peakShavingOf(report.options, run);
     if (shaving) {
       const drained = run.drain?.drained ? run.drain.waitedMs / 1000 : null;
       lines.push(`peak shaving, ${run.target} run ${run.run}: ${describePeakShaving(shaving, drained)}`);
     }
   }
-  const audited = report.runs.filter((run) => run.invariants !== null);
+  const shared = report.runs.flatMap((run) => {
+    const text = describeSharedState(run);
+    return text ? [`  ${run.target} run ${run.run}: ${text}`] : [];
+  });
+  if (shared.length > 0) {
+    lines.push("");
+    lines.push("shared servers (each run's own prefixes, removed after it):");
+    lines.push(...shared);
+  }
+  const audited = [
+    ...(calibration?.runs ?? []).map((run) => ({ run, name: `max run ${run.run}` })),
+    ...report.runs.map((run) => ({ run, name: `run ${run.run}` })),
+  ].filter(({ run }) => run.invariants !== null);
   if (audited.length > 0) {
     lines.push("");
     lines.push("invariants (checked through the target's API after the drain):");
-    for (const run of audited) {
+    for (const { run, name } of audited) {
       for (const invariant of run.invariants!) {
-        lines.push(
-          `  run ${run.run}  ${invariant.pass ? "PASS" : "FAIL"}  ${invariant.name} — ${invariant.detail}`,
-        );
+        lines.push(`  ${name}  ${invariant.pass ? "PASS" : "FAIL"}  ${invariant.name} — ${invariant.detail}`);
       }
     }
   }
@@ -167,9 +207,7 @@ export function renderSummary(report: BenchReport): string {
     lines.push("goals:");
     for (const goal of report.goals) {
       const verdict = goal.met === null ? "n/a " : goal.met ? "MET " : "MISS";
-      lines.push(
-        `  ${verdict}  ${goal.goal}: ${formatRatio(goal.measured)} (needs ${formatRatio(goal.required)}) — ${goal.note}`,
-      );
+      lines.push(`  ${verdict}  ${goal.goal}: ${describeGoalFigures(goal)} — ${goal.note}`);
     }
   }
   const profiled = representativeRun(
