@@ -182,15 +182,12 @@ export class RedisReservationBook implements ReservationBook {
   }
 
   async adopt(r: Reservation) {
-    return (await ADOPT.run(this.redis, this.keys(r.sku).slice(0, 5), [
-      r.orderId,
-      r.userId,
-      r.quantity,
-      r.idempotencyKey,
-      r.status === "confirmed" ? "confirmed" : "reserved",
-      r.reservedAtMs,
-      r.expiresAtMs,
-    ])) as "present" | "adopted" | "no_sale" | "no_stock" | "conflict";
+    return (await ADOPT.run(this.redis, this.keys(r.sku).slice(0, 5), reservationArgs(r))) as
+      | "present"
+      | "adopted"
+      | "no_sale"
+      | "no_stock"
+      | "conflict";
   }
 
   async levels(sku: string): Promise<StockLevels | undefined> {
@@ -219,17 +216,7 @@ export class RedisReservationBook implements ReservationBook {
       Date.parse(terms.endsAt),
       0, // unused: the script takes the version from Redis's clock
     ];
-    for (const r of reservations) {
-      args.push(
-        r.orderId,
-        r.userId,
-        r.quantity,
-        r.idempotencyKey,
-        r.status === "confirmed" ? "confirmed" : "reserved",
-        r.reservedAtMs,
-        r.expiresAtMs,
-      );
-    }
+    for (const r of reservations) args.push(...reservationArgs(r));
     const loaded = (await RESTORE.run(this.redis, this.keys(terms.sku).slice(0, 5), args)) === 1;
     await this.redis.sadd(this.skuSet, terms.sku);
     return loaded;
@@ -252,6 +239,12 @@ function parseRecord(sku: string, orderId: string, json: string): Reservation {
     reservedAtMs: Number(record.r),
     expiresAtMs: Number(record.e),
   };
+}
+
+/** A live reservation as the restore and adopt scripts take it: 7 arguments. */
+function reservationArgs(r: Reservation): (string | number)[] {
+  const status = r.status === "confirmed" ? "confirmed" : "reserved";
+  return [r.orderId, r.userId, r.quantity, r.idempotencyKey, status, r.reservedAtMs, r.expiresAtMs];
 }
 
 function changeOf(sku: string, reply: unknown[]): StockChange | undefined {
