@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { serverAvailable, servers } from "../../support/infra.js";
-import { redisBinariesAvailable, startRedisServer } from "../../support/redis-cluster.js";
+import { redisBinariesAvailable, startRedisCluster, startRedisServer } from "../../support/redis-cluster.js";
 import { eventually, openSale, startTestServer, type TestServer } from "../../support/test-server.js";
 
 interface OrderAnswer {
@@ -250,6 +250,55 @@ describe.skipIf(!redisBinariesAvailable())("inventory when its Redis goes away",
     } finally {
       await server.close();
       await redisServer.kill();
+    }
+  });
+});
+
+describe.skipIf(!redisBinariesAvailable())("inventory on a Redis Cluster", () => {
+  it("sells exactly the stock with every SKU's keys in one slot, and hears sell-outs over cluster pub/sub", async () => {
+    const cluster = await startRedisCluster();
+    const server = await startTestServer({ stockUrl: cluster.url });
+    try {
+      for (const sku of ["CLUSTER-A", "CLUSTER-B", "CLUSTER-C"]) {
+        await openSale(server, { sku, stock: 15, perUserLimit: 1 });
+      }
+      const answers = await Promise.all(
+        Array.from({ length: 240 }, (_, i) =>
+          server.request<OrderAnswer>("POST", "/orders", {
+            user: `cl-${i}`,
+            headers: { "idempotency-key": `k-${i}` },
+            body: { sku: ["CLUSTER-A", "CLUSTER-B", "CLUSTER-C"][i % 3], quantity: 1 },
+          }),
+        ),
+      );
+      expect(answers.filter((r) => r.status === 202)).toHaveLength(45);
+      expect(answers.filter((r) => r.body.error?.code === "sold_out")).toHaveLength(195);
+      // Each SKU has its slot (its keys share it through the {sku} hash tag).
+      const slots = await Promise.all(
+        ["CLUSTER-A", "CLUSTER-B", "CLUSTER-C"].map(async (sku) =>
+          Number(
+            await cluster.cli(cluster.masters[0]!, "cluster", "keyslot", `floodgate:stock:{${sku}}:sale`),
+          ),
+        ),
+      );
+      expect(new Set(slots).size).toBe(3);
+      // A latecomer is refused by the intake's flag, learnt over the cluster's pub/sub.
+      await eventually(
+        async () => {
+          const late = await server.request<OrderAnswer>("POST", "/orders", {
+            user: "late",
+            body: { sku: "CLUSTER-A", quantity: 1 },
+          });
+          expect(late.body.error?.code).toBe("sold_out");
+          const metrics = (await server.request<string>("GET", "/metrics")).body;
+          return counter(metrics, 'floodgate_orders_intake_total{outcome="sold_out_flag"}') > 0;
+        },
+        10_000,
+        "an intake refusal from the sold-out flag",
+      );
+    } finally {
+      await server.close();
+      await cluster.stop();
     }
   });
 });
