@@ -15,6 +15,12 @@ export interface DrainOutcome {
    * still had to write (one unit per order in the bench's sales). Absent in results older than it.
    */
   readonly backlogAtLoadEnd?: number | null;
+  /**
+   * From the end of the load to the first poll that found nothing reserved: the backlog written.
+   * `waitedMs` also waits for the queue depth in the target's telemetry to read 0, which the
+   * bench polls once a second from 500 ms samples, so it runs up to 1.5 s later than this.
+   */
+  readonly backlogWrittenMs?: number | null;
 }
 
 /** How often the drain is polled: the resolution of `waitedMs`. */
@@ -44,13 +50,21 @@ export async function waitForDrain(
   const started = Date.now();
   let reserved: number | null = null;
   let backlogAtLoadEnd: number | null | undefined;
+  let backlogWrittenMs: number | null = null;
   while (Date.now() - started < options.timeoutMs) {
     reserved = (await saleLevels(api, sku))?.reserved ?? null;
     backlogAtLoadEnd ??= reserved;
+    if (reserved === 0) backlogWrittenMs ??= Date.now() - started;
     const depth = options.queueDepth();
     options.onProgress(reserved, depth);
     if (reserved === 0 && (depth === undefined || depth === 0)) {
-      return { drained: true, waitedMs: Date.now() - started, reservedAtEnd: 0, backlogAtLoadEnd };
+      return {
+        drained: true,
+        waitedMs: Date.now() - started,
+        reservedAtEnd: 0,
+        backlogAtLoadEnd,
+        backlogWrittenMs,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
@@ -59,6 +73,7 @@ export async function waitForDrain(
     waitedMs: Date.now() - started,
     reservedAtEnd: reserved,
     backlogAtLoadEnd: backlogAtLoadEnd ?? null,
+    backlogWrittenMs,
   };
 }
 

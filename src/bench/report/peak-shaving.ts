@@ -92,7 +92,8 @@ export function drainCheck(drain: DrainOutcome | null, ceiling: number | null): 
     return null;
   }
   const expectedSeconds = backlog / ceiling;
-  const measuredSeconds = drain.waitedMs / 1000;
+  // When the backlog was written, not when the queue depth in the 500 ms telemetry caught up.
+  const measuredSeconds = (drain.backlogWrittenMs ?? drain.waitedMs) / 1000;
   const judgeable = expectedSeconds * DRAIN_TOLERANCE >= DRAIN_POLL_MS / 1000;
   const differencePercent =
     expectedSeconds > 0 ? ((measuredSeconds - expectedSeconds) / expectedSeconds) * 100 : Number.NaN;
@@ -141,7 +142,7 @@ const verdict = (pass: boolean | null) => (pass === null ? "not judged" : pass ?
 /** The drain against backlog ÷ ceiling, in words. */
 export function describeDrainCheck(check: DrainCheck, ceiling: number): string {
   const sign = check.differencePercent >= 0 ? "+" : "";
-  return `drained in ${formatNumber(check.measuredSeconds, 2)} s vs backlog ${formatNumber(
+  return `backlog written in ${formatNumber(check.measuredSeconds, 2)} s vs backlog ${formatNumber(
     check.backlogOrders,
   )} ÷ ${formatNumber(ceiling)}/s = ${formatNumber(check.expectedSeconds, 2)} s (${sign}${formatNumber(
     check.differencePercent,
