@@ -37,6 +37,7 @@ export async function openBroadcast(url: string | undefined, options: BroadcastO
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         timeout: 2000,
+        noAsyncTraces: true,
       });
       return new NatsBroadcast(connection, `${options.prefix}.`);
     }
