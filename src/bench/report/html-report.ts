@@ -12,7 +12,7 @@ import {
 } from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
-import { describeTargetSettings, hasServerCpu } from "./summary-table.js";
+import { describeTargetSettings, hasServerCpu, perCoreLabel } from "./summary-table.js";
 
 const require = createRequire(import.meta.url);
 
@@ -63,7 +63,7 @@ function sections(report: BenchReport): string {
       `<h2>Floodgate against the baselines</h2><ul>${comparisons
         .map(
           (c) =>
-            `<li>vs <b>${escapeHtml(c.baseline)}</b>: throughput ${formatRatio(c.throughputRatio)} (per core of target CPU ${formatRatio(
+            `<li>vs <b>${escapeHtml(c.baseline)}</b>: throughput ${formatRatio(c.throughputRatio)} (per core of ${perCoreLabel(report)} ${formatRatio(
               c.throughputPerCoreRatio,
             )}), p99 ${formatRatio(c.p99LatencyRatio)} lower</li>`,
         )

@@ -10,7 +10,7 @@ import {
 } from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
-import { describeTargetSettings, hasServerCpu, runResponses } from "./summary-table.js";
+import { describeTargetSettings, hasServerCpu, perCoreLabel, runResponses } from "./summary-table.js";
 
 const PROFILE_ROWS = 15;
 
@@ -68,7 +68,7 @@ export function renderMarkdownSummary(report: BenchReport): string {
   }
   for (const c of report.comparisons) {
     lines.push(
-      `- floodgate vs ${c.baseline}: throughput ${formatRatio(c.throughputRatio)} (per core of target CPU ${formatRatio(
+      `- floodgate vs ${c.baseline}: throughput ${formatRatio(c.throughputRatio)} (per core of ${perCoreLabel(report)} ${formatRatio(
         c.throughputPerCoreRatio,
       )}), p99 ${formatRatio(c.p99LatencyRatio)} lower`,
     );

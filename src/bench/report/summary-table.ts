@@ -23,6 +23,11 @@ export function hasServerCpu(report: BenchReport): boolean {
   );
 }
 
+/** What "per core" divides by: the target's CPU, and its servers' when it works through any. */
+export function perCoreLabel(report: BenchReport): string {
+  return hasServerCpu(report) ? "target + servers CPU" : "target CPU";
+}
+
 /** Settings of the target the load was measured against, in one line. */
 export function describeTargetSettings(report: BenchReport): string {
   const { options } = report;
@@ -124,7 +129,7 @@ export function renderSummary(report: BenchReport): string {
     lines.push("");
     for (const comparison of report.comparisons) {
       lines.push(
-        `floodgate vs ${comparison.baseline}: throughput ${formatRatio(comparison.throughputRatio)} (per core of target CPU ${formatRatio(
+        `floodgate vs ${comparison.baseline}: throughput ${formatRatio(comparison.throughputRatio)} (per core of ${perCoreLabel(report)} ${formatRatio(
           comparison.throughputPerCoreRatio,
         )}) · p99 ${formatRatio(comparison.p99LatencyRatio)} lower (baseline p99 ÷ floodgate p99)`,
       );
