@@ -77,7 +77,7 @@ export function renderMarkdownSummary(report: BenchReport): string {
   if (p99AtFraction) lines.push(`- ${p99AtFraction}`);
   for (const goal of report.goals) {
     lines.push(
-      `- goal ${goalVerdict(goal)}: ${goal.goal} — measured ${describeGoalFigures(goal)} (${goal.note})`,
+      `- goal ${goalVerdict(goal)}: ${goal.goal} — measured ${describeGoalFigures(goal)}; ${goal.note}`,
     );
   }
   const audited = [...(report.calibration?.runs ?? []), ...report.runs].filter(
