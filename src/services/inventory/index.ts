@@ -1,25 +1,19 @@
 import { fileURLToPath } from "node:url";
 import { GroupCommit } from "../../platform/batching/group-commit.js";
 import { LowPriorityWork } from "../../platform/batching/low-priority-work.js";
-import { type BloomSnapshot, MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import { AppError } from "../../platform/errors/catalogue.js";
-import type {
-  Reservation,
-  ReservationRef,
-  StockChange,
-} from "../../platform/reservations/reservation-book.js";
+import type { Reservation, ReservationRef } from "../../platform/reservations/reservation-book.js";
 import type { ServiceModule } from "../service-module.js";
 import {
   INVENTORY_OPERATIONS,
   type InventoryApi,
   type ReleaseReason,
   type ReserveRequest,
-  STOCK_AVAILABILITY_CHANNEL,
-  type StockAvailability,
   type StockTerms,
 } from "./api.js";
 import { StockReconciliation } from "./reconciliation.js";
 import { type LedgerWrite, ReservationStore } from "./reservation-store.js";
+import { StockNews } from "./stock-news.js";
 import { WriterLease } from "./writer-lease.js";
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -30,11 +24,6 @@ const RELEASE_DEADLINE_MS = 30_000;
 const LEASE_WAIT_MS = 20_000;
 /** A SKU the database has no sale for is not looked up again within this time. */
 const NO_SALE_MEMORY_MS = 1000;
-/** While a SKU stays sold out, refusals re-announce it at most this often (for intakes that missed it). */
-const SOLD_OUT_REPEAT_MS = 1000;
-/** Above this many holders the news goes without the filter (it would be over ~1 MB at 1%). */
-const MAX_HOLDERS_IN_NEWS = 500_000;
-const HOLDERS_FALSE_POSITIVE_RATE = 0.01;
 
 function sameTerms(a: StockTerms, b: StockTerms): boolean {
   return (
@@ -87,7 +76,6 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     const durability = new Map<string, Promise<void>>();
     const ttlMs = context.config.reservationTtlSeconds * 1000;
     const noSaleUntil = new Map<string, number>();
-    const soldOutAnnounced = new Map<string, number>();
 
     const outcomes = metrics.counter("inventory_reservations_total", "Reservation attempts by outcome.", [
       "outcome",
@@ -111,30 +99,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       },
     );
 
-    const announce = (news: StockAvailability) => {
-      broadcast
-        .publish(STOCK_AVAILABILITY_CHANNEL, JSON.stringify(news))
-        .catch((error: unknown) => log.warn({ err: error }, "announcing stock availability failed"));
-    };
-    /** "Sold out", with who holds its units (so replays of their keys still reach the book). */
-    const announceSoldOut = (sku: string, version: number) => {
-      soldOutAnnounced.set(sku, Date.now());
-      book
-        .userKeys(sku)
-        .then((keys) => {
-          let holders: BloomSnapshot | undefined;
-          if (keys.length <= MAX_HOLDERS_IN_NEWS) {
-            const filter = new MemoryBloomFilter(HOLDERS_FALSE_POSITIVE_RATE);
-            void filter.rebuild(keys, keys.length);
-            holders = filter.snapshot();
-          }
-          announce({ sku, available: 0, version, ...(holders ? { holders } : {}) });
-        })
-        .catch((error: unknown) => log.warn({ err: error, sku }, "announcing a sell-out failed"));
-    };
-    const announceChange = (change: StockChange | undefined) => {
-      if (change) announce(change);
-    };
+    const news = new StockNews(broadcast, book, log);
 
     /**
      * Durable first: the units go back on sale only once "released" is committed, so a crash can
@@ -158,7 +123,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
           // If the book cannot be told now, the release stays `releasing` past its deadline and the
           // sweeper settles it from the database row.
           if (result.status === "fulfilled") {
-            announceChange(await book.finishRelease(ref).catch(() => undefined));
+            news.changed(await book.finishRelease(ref).catch(() => undefined));
             released.push(ref.orderId);
           } else {
             await book.abortRelease(ref).catch(() => undefined);
@@ -218,8 +183,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         if (decision.kind === "refused") {
           outcomes.inc({ outcome: decision.reason });
           if (decision.reason === "sold_out" && decision.available === 0 && decision.version !== undefined) {
-            const last = soldOutAnnounced.get(request.sku) ?? 0;
-            if (Date.now() - last >= SOLD_OUT_REPEAT_MS) announceSoldOut(request.sku, decision.version);
+            news.refusedSoldOut(request.sku, decision.version);
           }
           return {
             outcome: "refused",
@@ -257,7 +221,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
             reservedAt: new Date(reservation.reservedAtMs).toISOString(),
           };
         }
-        if (decision.after.available === 0) announceSoldOut(request.sku, decision.after.version);
+        if (decision.after.available === 0) news.soldOut(request.sku, decision.after.version);
         const ref = { orderId: reservation.orderId, sku: reservation.sku };
         const written = writer.submit({ kind: "insert", reservation });
         durability.set(reservation.orderId, written);
@@ -276,7 +240,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
         }
         if (refusedInserts.delete(reservation.orderId)) {
           // The database holds a live reservation with this user and key for another SKU.
-          announceChange(await book.forget(ref).catch(() => undefined));
+          news.changed(await book.forget(ref).catch(() => undefined));
           outcomes.inc({ outcome: "idempotency_key_reused" });
           throw AppError.refusal("idempotency_key_reused");
         }
@@ -397,7 +361,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       const rows = await store.rows(stale.map((r) => r.orderId));
       for (const ref of stale) {
         const row = rows.get(ref.orderId);
-        if (!row || row.status === "released") announceChange(await book.finishRelease(ref));
+        if (!row || row.status === "released") news.changed(await book.finishRelease(ref));
         else await book.abortRelease(ref);
       }
       log.warn({ settled: stale.length }, "settled releases abandoned by their process");
