@@ -313,6 +313,12 @@ describe.skipIf(!binariesPresent)("faults during a flash sale across processes",
       // Redis against the database of record, row by row totals: no drift.
       const reconciliation = await call("sales", "GET", "/admin/stock/reconciliation", ADMIN);
       expect(reconciliation.body.drift, context).toEqual([]);
+      // The worker process drains the queue only: it takes no orders.
+      const atWorker = await call("worker", "POST", "/orders", `Bearer ${tokens.issue({ userId: "late" })}`, {
+        sku: SKU,
+        quantity: 1,
+      });
+      expect(atWorker.status).toBe(404);
       await Promise.all([...pools.values()].map((p) => p.close()));
     },
     300_000,
