@@ -25,18 +25,6 @@ export class MemoryReservationBook implements ReservationBook {
     return true;
   }
 
-  async terms(sku: string): Promise<SaleTerms | undefined> {
-    const terms = this.ledger.terms(sku);
-    // As Redis gives them back: instants normalised to ISO-8601 in UTC.
-    return (
-      terms && {
-        ...terms,
-        startsAt: new Date(terms.startsAt).toISOString(),
-        endsAt: new Date(terms.endsAt).toISOString(),
-      }
-    );
-  }
-
   async reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision> {
     const decision = this.ledger.reserve(request, nowMs, ttlMs);
     if (decision.kind === "refused") return decision;

@@ -77,24 +77,6 @@ export class RedisReservationBook implements ReservationBook {
     return created;
   }
 
-  async terms(sku: string): Promise<SaleTerms | undefined> {
-    const [stock, limit, starts, ends] = await this.redis.hmget(
-      this.keys(sku)[0]!,
-      "stock",
-      "limit",
-      "starts",
-      "ends",
-    );
-    if (stock === null || stock === undefined) return undefined;
-    return {
-      sku,
-      stock: Number(stock),
-      perUserLimit: Number(limit),
-      startsAt: new Date(Number(starts)).toISOString(),
-      endsAt: new Date(Number(ends)).toISOString(),
-    };
-  }
-
   async reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision> {
     const reply = (await RESERVE.run(this.redis, this.keys(request.sku).slice(0, 5), [
       request.orderId,

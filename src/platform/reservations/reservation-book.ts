@@ -95,7 +95,6 @@ export interface ReservationBook {
   readonly shared: boolean;
   /** Puts stock on sale; false (and nothing changed) when the SKU already has a sale. */
   defineSale(terms: SaleTerms): Promise<boolean>;
-  terms(sku: string): Promise<SaleTerms | undefined>;
   /** Checks the key, window, user limit and stock, then takes the units: all in one atomic step. */
   reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision>;
   /**

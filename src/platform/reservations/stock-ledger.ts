@@ -67,10 +67,6 @@ export class StockLedger {
     });
   }
 
-  terms(sku: string): SaleTerms | undefined {
-    return this.sales.get(sku)?.terms;
-  }
-
   reserve(request: ReserveRequest, nowMs: number, ttlMs: number): LedgerDecision {
     const existing = this.byUserKey.get(userKey(request.userId, request.idempotencyKey));
     if (existing) return { kind: "duplicate", reservation: existing };
