@@ -105,7 +105,9 @@ const OUTCOMES: Readonly<Record<string, { label: string; group: OutcomeGroup }>>
   sale_not_open: { label: "Sale not open", group: "refused" },
   unknown_sku: { label: "Unknown SKU", group: "refused" },
   idempotency_key_reused: { label: "Idempotency-Key reused", group: "refused" },
+  accepted_after_append_error: { label: "Accepted after an append error (202)", group: "accepted" },
   not_accepted: { label: "Not recorded (503, retry)", group: "failed" },
+  outcome_unknown: { label: "Outcome unknown (503, retry with the key)", group: "failed" },
 };
 type OutcomeGroup = "accepted" | "refused" | "failed";
 

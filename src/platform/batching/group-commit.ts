@@ -1,6 +1,6 @@
-interface Pending<T> {
+interface Pending<T, R> {
   readonly item: T;
-  resolve(): void;
+  resolve(result: R): void;
   reject(error: unknown): void;
 }
 
@@ -8,19 +8,21 @@ interface Pending<T> {
  * Group commit: callers submit items one by one and each waits until the batch holding its item
  * has been flushed. While one flush runs, new items gather for the next, so under load one
  * transaction (or one fsync) serves many callers, and at low load an item waits only for itself.
+ * A flush may answer each item (`R`, in the order given); a flush that throws fails its whole batch.
  */
-export class GroupCommit<T> {
-  private pending: Pending<T>[] = [];
+export class GroupCommit<T, R = void> {
+  private pending: Pending<T, R>[] = [];
   private flushing = false;
   private scheduled = false;
 
   constructor(
-    private readonly flush: (items: readonly T[]) => Promise<void>,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a flush without answers returns nothing.
+    private readonly flush: (items: readonly T[]) => Promise<readonly R[] | void>,
     private readonly maxBatch = 1000,
   ) {}
 
-  submit(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       this.schedule();
     });
@@ -48,8 +50,8 @@ export class GroupCommit<T> {
     this.flushing = true;
     const batch = this.pending.splice(0, this.maxBatch);
     try {
-      await this.flush(batch.map((entry) => entry.item));
-      for (const entry of batch) entry.resolve();
+      const results = await this.flush(batch.map((entry) => entry.item));
+      batch.forEach((entry, index) => entry.resolve(results?.[index] as R));
     } catch (error) {
       for (const entry of batch) entry.reject(error);
     } finally {

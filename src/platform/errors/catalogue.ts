@@ -81,6 +81,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     message: "The order could not be recorded durably; nothing was charged or reserved. Retry later.",
   },
+  outcome_unknown: {
+    status: 503,
+    retryable: true,
+    message:
+      "The order may or may not have been accepted. Retry with the same Idempotency-Key to learn which (it never makes a second order).",
+  },
   unavailable: { status: 503, retryable: true, message: "The service is starting or shutting down." },
   queue_unavailable: {
     status: 503,
@@ -110,6 +116,8 @@ export class AppError extends Error {
     message?: string,
     /** Seconds the client should wait before retrying (sent as Retry-After). */
     readonly retryAfterSeconds?: number,
+    /** Machine-readable facts about this error, sent beside `code` and `message` (e.g. `orderId`). */
+    readonly details?: Readonly<Record<string, string>>,
   ) {
     const spec: ErrorSpec = ERROR_CATALOGUE[code];
     super(message ?? spec.message);

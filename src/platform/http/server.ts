@@ -72,10 +72,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { code, message, status, retryAfterSeconds } = toClientError(error, request);
+    const { code, message, status, retryAfterSeconds, details } = toClientError(error, request);
     if (status >= 500) request.log.error({ err: error }, "request failed");
     if (retryAfterSeconds !== undefined) void reply.header("retry-after", String(retryAfterSeconds));
-    return reply.status(status).send({ error: { code, message } });
+    return reply.status(status).send({ error: { ...details, code, message } });
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -103,6 +103,7 @@ interface ClientError {
   message: string;
   status: number;
   retryAfterSeconds?: number;
+  details?: Readonly<Record<string, string>>;
 }
 
 function catalogued(code: ErrorCode, message?: string): ClientError {
@@ -117,6 +118,7 @@ function toClientError(error: FastifyError, request: FastifyRequest): ClientErro
       message: error.message,
       status: error.status,
       ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+      ...(error.details ? { details: error.details } : {}),
     };
   }
   if (error.validation) {

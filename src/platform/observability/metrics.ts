@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+export type { Counter, Gauge } from "prom-client";
+
 /**
  * One Prometheus registry per process. Services create their own instruments on it through
  * these helpers so names stay prefixed and label sets stay small (bounded cardinality).

@@ -1,13 +1,14 @@
 import type {
-  ConfirmOutcome,
   Reservation,
   ReservationBook,
   ReservationRef,
   ReserveDecision,
   ReserveRequest,
   SaleTerms,
-  StockChange,
+  SkuRecord,
   StockLevels,
+  Transition,
+  TransitionResult,
 } from "./reservation-book.js";
 import { type LedgerReservation, StockLedger } from "./stock-ledger.js";
 
@@ -17,7 +18,12 @@ import { type LedgerReservation, StockLedger } from "./stock-ledger.js";
  */
 export class MemoryReservationBook implements ReservationBook {
   readonly shared = false;
-  private readonly ledger = new StockLedger();
+  private readonly ledger: StockLedger;
+
+  /** `now`: the book's clock (tests pass their own). */
+  constructor(now: () => number = Date.now) {
+    this.ledger = new StockLedger(now);
+  }
 
   async defineSale(terms: SaleTerms): Promise<boolean> {
     if (this.ledger.hasSale(terms.sku)) return false;
@@ -25,51 +31,37 @@ export class MemoryReservationBook implements ReservationBook {
     return true;
   }
 
-  async reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision> {
-    const decision = this.ledger.reserve(request, nowMs, ttlMs);
+  async reserve(request: ReserveRequest, ttlMs: number): Promise<ReserveDecision> {
+    const decision = this.ledger.reserve(request, ttlMs);
     if (decision.kind === "refused") return decision;
     return { ...decision, reservation: snapshot(decision.reservation) };
   }
 
-  async confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome> {
-    const confirmed: Reservation[] = [];
-    const notConfirmed: ReservationRef[] = [];
-    const beingReleased: ReservationRef[] = [];
-    for (const ref of refs) {
-      if (this.ledger.confirm(ref.orderId)) confirmed.push(snapshot(this.ledger.reservation(ref.orderId)!));
-      else if (this.ledger.reservation(ref.orderId)?.status === "releasing") beingReleased.push(ref);
-      else notConfirmed.push(ref);
-    }
-    return { confirmed, notConfirmed, beingReleased };
+  async transition(op: Transition, ref: ReservationRef, releaseWithinMs?: number): Promise<TransitionResult> {
+    const result = this.ledger.transition(op, ref.orderId, releaseWithinMs);
+    if (result.outcome === "unknown") return result;
+    if (result.outcome === "refused")
+      return { outcome: "refused", reservation: snapshot(result.reservation) };
+    return {
+      outcome: "ok",
+      ...(result.reservation && this.ledger.reservation(ref.orderId)
+        ? { reservation: snapshot(result.reservation) }
+        : {}),
+      ...(result.change ? { change: result.change } : {}),
+    };
   }
 
-  async beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined> {
-    const reservation = this.ledger.beginRelease(ref.orderId, deadlineMs);
+  async get(ref: ReservationRef): Promise<Reservation | undefined> {
+    const reservation = this.ledger.reservation(ref.orderId);
     return reservation && snapshot(reservation);
   }
 
-  async staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]> {
-    return this.ledger.staleReleases(nowMs, limit).map(({ orderId, sku }) => ({ orderId, sku }));
+  async staleReleases(limit: number): Promise<ReservationRef[]> {
+    return this.ledger.staleReleases(limit).map(refOf);
   }
 
-  async adopt(reservation: Reservation) {
-    return this.ledger.adopt(reservation);
-  }
-
-  async finishRelease(ref: ReservationRef): Promise<StockChange | undefined> {
-    return this.ledger.finishRelease(ref.orderId);
-  }
-
-  async abortRelease(ref: ReservationRef): Promise<void> {
-    this.ledger.abortRelease(ref.orderId);
-  }
-
-  async forget(ref: ReservationRef): Promise<StockChange | undefined> {
-    return this.ledger.forget(ref.orderId);
-  }
-
-  async expired(nowMs: number, limit: number): Promise<ReservationRef[]> {
-    return this.ledger.expired(nowMs, limit).map(({ orderId, sku }) => ({ orderId, sku }));
+  async expired(limit: number): Promise<ReservationRef[]> {
+    return this.ledger.expired(limit).map(refOf);
   }
 
   async levels(sku: string): Promise<StockLevels | undefined> {
@@ -84,20 +76,19 @@ export class MemoryReservationBook implements ReservationBook {
     return this.ledger.allLevels();
   }
 
-  async restore(terms: SaleTerms, reservations: readonly Reservation[]): Promise<boolean> {
-    if (this.ledger.hasSale(terms.sku)) return false;
-    // In microseconds, as the Redis book does: above any count the previous process reached.
-    this.ledger.defineSale(terms, Date.now() * 1000);
-    for (const reservation of reservations) this.ledger.restore(reservation);
-    return true;
+  async load(record: SkuRecord): Promise<boolean> {
+    return this.ledger.load(record);
   }
 
   async close(): Promise<void> {}
 }
 
+function refOf({ orderId, sku }: LedgerReservation): ReservationRef {
+  return { orderId, sku };
+}
+
 /** A copy the caller may keep: the ledger changes its own objects in place. */
 function snapshot(reservation: LedgerReservation): Reservation {
-  if (reservation.status === "released") throw new Error(`reservation ${reservation.orderId} is released`);
   const { releaseDeadlineMs: _, ...rest } = reservation;
-  return { ...rest, status: reservation.status };
+  return { ...rest };
 }

@@ -1,24 +1,26 @@
 import { fileURLToPath } from "node:url";
 import { LuaScript, type RedisClient } from "../redis/lua-script.js";
-import type {
-  ConfirmOutcome,
-  Reservation,
-  ReservationBook,
-  ReservationRef,
-  ReservationStatus,
-  ReserveDecision,
-  ReserveRequest,
-  SaleTerms,
-  StockChange,
-  StockLevels,
+import {
+  OrderIdInUseError,
+  type Reservation,
+  type ReservationBook,
+  type ReservationRef,
+  type ReservationStatus,
+  type ReserveDecision,
+  type ReserveRequest,
+  type SaleTerms,
+  type SkuRecord,
+  type StockLevels,
+  type Transition,
+  type TransitionResult,
 } from "./reservation-book.js";
 
 const script = (name: string) => new LuaScript(fileURLToPath(new URL(name, import.meta.url)));
 const DEFINE = script("./stock-define-1.lua");
 const RESERVE = script("./stock-reserve-5.lua");
 const TRANSITION = script("./stock-transition-6.lua");
-const ADOPT = script("./stock-adopt-5.lua");
-const RESTORE = script("./stock-restore-5.lua");
+const LOAD = script("./stock-load-6.lua");
+const DUE = script("./stock-due-1.lua");
 
 /** A reservation as the scripts store it (short names: there may be millions). */
 interface StoredRecord {
@@ -30,11 +32,12 @@ interface StoredRecord {
   readonly e: string;
 }
 
-/** Indexes into `keys(sku)` of the two sorted sets the sweeper reads. */
+/** Indexes into `keys(sku)`. */
+const SALE = 0;
+const KEYS_BY_USER = 2;
+const RESERVATIONS = 3;
 const EXPIRY = 4;
 const RELEASING = 5;
-
-type Transition = "confirm" | "begin-release" | "abort-release" | "finish-release" | "forget";
 
 /**
  * The reservation book in Redis or Redis Cluster, shared by every inventory process. Each
@@ -42,9 +45,10 @@ type Transition = "confirm" | "begin-release" | "abort-release" | "finish-releas
  * `{sku}`, so on a cluster they live in one slot and every script runs on one node; the set of
  * SKUs is the only key outside it (written separately; it only lists what to sweep and report).
  *
- * The server must keep what it acknowledged: run it with `appendonly yes` and `appendfsync
- * always` (docs/operations.md). If it loses its data anyway, the inventory rebuilds each SKU from
- * the database (`restore`) and reconciliation reports what differs.
+ * The server should keep what it acknowledged: run it with `appendonly yes` and `appendfsync
+ * always` (docs/operations.md). If it comes back without a SKU, or behind the database (a replica
+ * that lagged, a snapshot), the inventory detects it and loads the SKU from the database under a
+ * new epoch (`load`).
  */
 export class RedisReservationBook implements ReservationBook {
   readonly shared = true;
@@ -77,21 +81,21 @@ export class RedisReservationBook implements ReservationBook {
     return created;
   }
 
-  async reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision> {
+  async reserve(request: ReserveRequest, ttlMs: number): Promise<ReserveDecision> {
     const reply = (await RESERVE.run(this.redis, this.keys(request.sku).slice(0, 5), [
       request.orderId,
       request.userId,
       request.quantity,
       request.idempotencyKey,
-      nowMs,
-      nowMs + ttlMs,
-    ])) as [string, string, string | number, number?, number?];
+      ttlMs,
+    ])) as [string, string, string | number, number?, number?, number?, number?];
     switch (reply[0]) {
       case "reserved":
         return {
           kind: "reserved",
           reservation: parseRecord(request.sku, reply[1], String(reply[2])),
           after: { sku: request.sku, available: Number(reply[3]), version: Number(reply[4]) },
+          fence: { epoch: Number(reply[5]), taken: Number(reply[6]) },
         };
       case "duplicate":
         return { kind: "duplicate", reservation: parseRecord(request.sku, reply[1], String(reply[2])) };
@@ -100,88 +104,75 @@ export class RedisReservationBook implements ReservationBook {
         if (reason === "no_sale") return { kind: "refused", reason, available: 0 };
         return { kind: "refused", reason, available: Number(reply[2]), version: Number(reply[3]) };
       }
+      case "order_exists":
+        throw new OrderIdInUseError(request.orderId);
       default:
         throw new Error(`stock-reserve returned ${String(reply[0])}`);
     }
   }
 
-  private async transition(op: Transition, ref: ReservationRef, deadlineMs = 0): Promise<unknown[]> {
-    return (await TRANSITION.run(this.redis, this.keys(ref.sku), [op, ref.orderId, deadlineMs])) as unknown[];
+  async transition(op: Transition, ref: ReservationRef, releaseWithinMs = 0): Promise<TransitionResult> {
+    const reply = (await TRANSITION.run(this.redis, this.keys(ref.sku), [
+      op,
+      ref.orderId,
+      releaseWithinMs,
+    ])) as [string, string?, number?, number?];
+    switch (reply[0]) {
+      case "unknown":
+        return { outcome: "unknown" };
+      case "refused":
+        return { outcome: "refused", reservation: parseRecord(ref.sku, ref.orderId, String(reply[1])) };
+      case "ok":
+        if (reply[1]) return { outcome: "ok", reservation: parseRecord(ref.sku, ref.orderId, reply[1]) };
+        return {
+          outcome: "ok",
+          change: { sku: ref.sku, available: Number(reply[2]), version: Number(reply[3]) },
+        };
+      default:
+        throw new Error(`stock-transition returned ${String(reply[0])}`);
+    }
   }
 
-  async confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome> {
-    const replies = await Promise.all(refs.map((ref) => this.transition("confirm", ref)));
-    const confirmed: Reservation[] = [];
-    const notConfirmed: ReservationRef[] = [];
-    const beingReleased: ReservationRef[] = [];
-    replies.forEach((reply, index) => {
-      const ref = refs[index]!;
-      if (reply[0] === "ok") confirmed.push(parseRecord(ref.sku, ref.orderId, String(reply[1])));
-      else if (
-        reply[0] === "refused" &&
-        parseRecord(ref.sku, ref.orderId, String(reply[1])).status === "releasing"
-      )
-        beingReleased.push(ref);
-      else notConfirmed.push(ref);
-    });
-    return { confirmed, notConfirmed, beingReleased };
+  async get(ref: ReservationRef): Promise<Reservation | undefined> {
+    const json = await this.redis.hget(this.keys(ref.sku)[RESERVATIONS]!, ref.orderId);
+    return json ? parseRecord(ref.sku, ref.orderId, json) : undefined;
   }
 
-  async beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined> {
-    const reply = await this.transition("begin-release", ref, deadlineMs);
-    return reply[0] === "ok" ? parseRecord(ref.sku, ref.orderId, String(reply[1])) : undefined;
+  async expired(limit: number): Promise<ReservationRef[]> {
+    return this.due(EXPIRY, limit);
   }
 
-  async finishRelease(ref: ReservationRef): Promise<StockChange | undefined> {
-    return changeOf(ref.sku, await this.transition("finish-release", ref));
+  async staleReleases(limit: number): Promise<ReservationRef[]> {
+    return this.due(RELEASING, limit);
   }
 
-  async abortRelease(ref: ReservationRef): Promise<void> {
-    await this.transition("abort-release", ref);
-  }
-
-  async forget(ref: ReservationRef): Promise<StockChange | undefined> {
-    return changeOf(ref.sku, await this.transition("forget", ref));
-  }
-
-  async expired(nowMs: number, limit: number): Promise<ReservationRef[]> {
-    return this.due(EXPIRY, nowMs, limit);
-  }
-
-  async staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]> {
-    return this.due(RELEASING, nowMs, limit);
-  }
-
-  /** Order ids scored at or before `nowMs` in one of each SKU's sorted sets, up to `limit` in all. */
-  private async due(set: typeof EXPIRY | typeof RELEASING, nowMs: number, limit: number) {
+  /** Order ids whose score has passed (by Redis's clock) in one of each SKU's sorted sets, up to `limit` in all. */
+  private async due(set: typeof EXPIRY | typeof RELEASING, limit: number) {
     const refs: ReservationRef[] = [];
     for (const sku of await this.redis.smembers(this.skuSet)) {
       if (refs.length >= limit) break;
-      const ids = await this.redis.zrangebyscore(this.keys(sku)[set]!, "-inf", nowMs, "LIMIT", 0, limit);
-      for (const orderId of ids.slice(0, limit - refs.length)) refs.push({ orderId, sku });
+      const ids = (await DUE.run(this.redis, [this.keys(sku)[set]!], [limit - refs.length])) as string[];
+      for (const orderId of ids) refs.push({ orderId, sku });
     }
     return refs;
   }
 
-  async adopt(r: Reservation) {
-    return (await ADOPT.run(this.redis, this.keys(r.sku).slice(0, 5), reservationArgs(r))) as
-      | "present"
-      | "adopted"
-      | "no_sale"
-      | "no_stock"
-      | "conflict";
-  }
-
   async levels(sku: string): Promise<StockLevels | undefined> {
-    const [stock, reserved, sold] = await this.redis.hmget(this.keys(sku)[0]!, "stock", "reserved", "sold");
+    const [stock, reserved, sold, epoch] = await this.redis.hmget(
+      this.keys(sku)[SALE]!,
+      "stock",
+      "reserved",
+      "sold",
+      "epoch",
+    );
     if (stock === null || stock === undefined) return undefined;
     const total = Number(stock);
     const held = { reserved: Number(reserved), sold: Number(sold) };
-    return { sku, stock: total, available: total - held.reserved - held.sold, ...held };
+    return { sku, stock: total, available: total - held.reserved - held.sold, ...held, epoch: Number(epoch) };
   }
 
   async userKeys(sku: string): Promise<string[]> {
-    return this.redis.hkeys(this.keys(sku)[2]!);
+    return this.redis.hkeys(this.keys(sku)[KEYS_BY_USER]!);
   }
 
   async allLevels(): Promise<StockLevels[]> {
@@ -190,16 +181,19 @@ export class RedisReservationBook implements ReservationBook {
     return levels.filter((level): level is StockLevels => level !== undefined);
   }
 
-  async restore(terms: SaleTerms, reservations: readonly Reservation[]): Promise<boolean> {
+  async load(record: SkuRecord): Promise<boolean> {
+    const { terms } = record;
     const args: (string | number)[] = [
       terms.stock,
       terms.perUserLimit,
       Date.parse(terms.startsAt),
       Date.parse(terms.endsAt),
-      0, // unused: the script takes the version from Redis's clock
+      record.epoch,
     ];
-    for (const r of reservations) args.push(...reservationArgs(r));
-    const loaded = (await RESTORE.run(this.redis, this.keys(terms.sku).slice(0, 5), args)) === 1;
+    for (const r of record.reservations) {
+      args.push(r.orderId, r.userId, r.quantity, r.idempotencyKey, r.status, r.reservedAtMs, r.expiresAtMs);
+    }
+    const loaded = (await LOAD.run(this.redis, this.keys(terms.sku), args)) === 1;
     await this.redis.sadd(this.skuSet, terms.sku);
     return loaded;
   }
@@ -221,15 +215,4 @@ function parseRecord(sku: string, orderId: string, json: string): Reservation {
     reservedAtMs: Number(record.r),
     expiresAtMs: Number(record.e),
   };
-}
-
-/** A live reservation as the restore and adopt scripts take it: 7 arguments. */
-function reservationArgs(r: Reservation): (string | number)[] {
-  const status = r.status === "confirmed" ? "confirmed" : "reserved";
-  return [r.orderId, r.userId, r.quantity, r.idempotencyKey, status, r.reservedAtMs, r.expiresAtMs];
-}
-
-function changeOf(sku: string, reply: unknown[]): StockChange | undefined {
-  if (reply[0] !== "ok") return undefined;
-  return { sku, available: Number(reply[2]), version: Number(reply[3]) };
 }

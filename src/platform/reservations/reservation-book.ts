@@ -4,10 +4,20 @@
  * one inventory process) and Redis / Redis Cluster (Lua scripts, shared by many inventory
  * processes). The conformance suite in test/platform/reservations runs against all of them.
  *
- * The book is the fast, shared view of stock; the inventory's database rows are the durable record
- * it is rebuilt from (`restore`) and reconciled against. Every change of what is available (a
- * reservation taken or dropped; not a confirmation) bumps the SKU's `version`, so a broadcast of
- * "sold out" / "back on sale" can be ordered by whoever receives it.
+ * The book is the fast, shared view of stock; the inventory's database rows are the record. The
+ * book may run ahead of the record (a reservation is taken here before its row commits), never
+ * behind it: every row write re-checks what the book decided, and a book found behind (a Redis
+ * that came back from an older snapshot, or a lagging replica promoted) is replaced wholesale from
+ * the record with `load`, under a new epoch.
+ *
+ * Epochs: each load of a SKU into a book has an epoch, minted by the database (it only grows). A
+ * SKU's `version` is `epoch × 2^32 + changes since the load`, so versions keep growing across
+ * loads whatever the clocks say, and "sold out" news can be ordered by it. `taken` counts the
+ * units reserved since the load; each reservation reports it, so the database can tell when two
+ * reservations of one epoch claim the same units (proof that the book went back in time).
+ *
+ * Time: sale windows and expiries are judged by the book's own clock (Redis `TIME`, or this
+ * process's), so every inventory process sharing a book agrees on them.
  */
 
 export interface SaleTerms {
@@ -32,11 +42,14 @@ export interface ReserveRequest {
 export type RefusalReason = "no_sale" | "sale_not_open" | "sold_out" | "limit_exceeded";
 
 /**
- * `releasing`: a release is being written to the database; the units stay held (and the
- * reservation cannot be confirmed) until it commits, so the book never hands out stock the
- * database still holds.
+ * - `reserved`: units held, the order's fate undecided: its intake is appending it, or answered.
+ * - `accepted`: an intake other than the one that reserved answered 202 for it (a replay), so it
+ *   can no longer be released as not accepted, and it never expires.
+ * - `releasing`: a release is being written to the database; the units stay held (and it cannot
+ *   be confirmed) until it commits, so the book never hands out stock the database still holds.
+ * - `confirmed`: the order is stored.
  */
-export type ReservationStatus = "reserved" | "releasing" | "confirmed";
+export type ReservationStatus = "reserved" | "accepted" | "releasing" | "confirmed";
 
 export interface Reservation {
   readonly orderId: string;
@@ -64,6 +77,8 @@ export interface StockLevels {
   readonly reserved: number;
   /** Held for stored orders. */
   readonly sold: number;
+  /** The load this state descends from (see the file comment). */
+  readonly epoch: number;
 }
 
 /** A SKU's availability after a change, with the version that orders changes. */
@@ -73,8 +88,20 @@ export interface StockChange {
   readonly version: number;
 }
 
+/** Where a new reservation stands in its SKU's epoch: what the database checks it against. */
+export interface ReservationFence {
+  readonly epoch: number;
+  /** Units reserved in this epoch up to and including this reservation. */
+  readonly taken: number;
+}
+
 export type ReserveDecision =
-  | { readonly kind: "reserved"; readonly reservation: Reservation; readonly after: StockChange }
+  | {
+      readonly kind: "reserved";
+      readonly reservation: Reservation;
+      readonly after: StockChange;
+      readonly fence: ReservationFence;
+    }
   | { readonly kind: "duplicate"; readonly reservation: Reservation }
   | {
       readonly kind: "refused";
@@ -84,60 +111,96 @@ export type ReserveDecision =
       readonly version?: number;
     };
 
-export interface ConfirmOutcome {
-  readonly confirmed: Reservation[];
-  readonly notConfirmed: ReservationRef[];
-  readonly beingReleased: ReservationRef[];
+/**
+ * Moves a reservation to the state its database row now has (the row decides; the book follows):
+ * - `accept`: reserved → accepted (accepted or confirmed stay).
+ * - `confirm`: reserved | accepted → confirmed (confirmed stays).
+ * - `begin-release`: reserved → releasing; the units stay held. A release neither finished nor
+ *   aborted by its deadline (its process died) shows in `staleReleases`.
+ * - `abort-release`: releasing → what it was before.
+ * - `finish-release`: releasing or reserved → gone, units back on sale (the row says released).
+ * - `forget`: any → gone (its row was never written).
+ */
+export type Transition =
+  | "accept"
+  | "confirm"
+  | "begin-release"
+  | "abort-release"
+  | "finish-release"
+  | "forget";
+
+/**
+ * - `ok`: done; `reservation` is its state after (absent once gone), `change` is set when what is
+ *   available changed.
+ * - `refused`: its state does not allow that; `reservation` is its state now.
+ * - `unknown`: the book has no such reservation.
+ */
+export type TransitionResult =
+  | { readonly outcome: "ok"; readonly reservation?: Reservation; readonly change?: StockChange }
+  | { readonly outcome: "refused"; readonly reservation: Reservation }
+  | { readonly outcome: "unknown" };
+
+/** What `load` puts into a book for one SKU: the sale and its live reservations, as the record has them. */
+export interface SkuRecord {
+  readonly terms: SaleTerms;
+  readonly epoch: number;
+  /** Live reservations; `releasing` is never among them (the record has no such state). */
+  readonly reservations: readonly Reservation[];
 }
 
 export interface ReservationBook {
   /** True when several processes may share this book (so no single-writer lease is needed). */
   readonly shared: boolean;
-  /** Puts stock on sale; false (and nothing changed) when the SKU already has a sale. */
+  /** Puts stock on sale at epoch 1; false (and nothing changed) when the SKU already has a sale. */
   defineSale(terms: SaleTerms): Promise<boolean>;
-  /** Checks the key, window, user limit and stock, then takes the units: all in one atomic step. */
-  reserve(request: ReserveRequest, nowMs: number, ttlMs: number): Promise<ReserveDecision>;
   /**
-   * reserved → confirmed (idempotent for confirmed ones). Released or unknown ones come back in
-   * `notConfirmed`; those whose release is being written right now in `beingReleased` (ask again
-   * shortly: they are about to be gone).
+   * Checks the key, window, user limit and stock, then takes the units: all in one atomic step.
+   * Refuses to reuse an order id that already names a reservation (throws). The reservation
+   * expires `ttlMs` after the book's now.
    */
-  confirm(refs: readonly ReservationRef[]): Promise<ConfirmOutcome>;
+  reserve(request: ReserveRequest, ttlMs: number): Promise<ReserveDecision>;
   /**
-   * reserved → releasing; undefined when it is not `reserved`. The units stay held. A release
-   * neither finished nor aborted by `deadlineMs` (its process died) shows in `staleReleases`.
+   * See `Transition`. For `begin-release`, `releaseWithinMs` is how long (by the book's clock) the
+   * release may take before `staleReleases` reports it as abandoned.
    */
-  beginRelease(ref: ReservationRef, deadlineMs: number): Promise<Reservation | undefined>;
-  /** Releases begun whose deadline has passed: the caller settles each from the database. */
-  staleReleases(nowMs: number, limit: number): Promise<ReservationRef[]>;
-  /**
-   * Takes in a live reservation the database holds but the book does not (it lost it), if the
-   * stock allows; the window and user limit are not checked again (the order was accepted).
-   */
-  adopt(reservation: Reservation): Promise<"present" | "adopted" | "no_sale" | "no_stock" | "conflict">;
-  /** releasing → gone: the units go back on sale. */
-  finishRelease(ref: ReservationRef): Promise<StockChange | undefined>;
-  /** releasing → reserved (the release could not be written). */
-  abortRelease(ref: ReservationRef): Promise<void>;
-  /** Drops a reservation whatever its state, as if it never happened (its write failed). */
-  forget(ref: ReservationRef): Promise<StockChange | undefined>;
-  /** Reserved (not releasing, not confirmed) reservations whose expiry is at or before `nowMs`. */
-  expired(nowMs: number, limit: number): Promise<ReservationRef[]>;
+  transition(op: Transition, ref: ReservationRef, releaseWithinMs?: number): Promise<TransitionResult>;
+  /** The reservation as the book holds it. */
+  get(ref: ReservationRef): Promise<Reservation | undefined>;
+  /** Releases begun whose deadline has passed (by the book's clock): the caller settles each from the record. */
+  staleReleases(limit: number): Promise<ReservationRef[]>;
+  /** `reserved` reservations (not accepted, releasing or confirmed) whose expiry has passed by the book's clock. */
+  expired(limit: number): Promise<ReservationRef[]>;
   levels(sku: string): Promise<StockLevels | undefined>;
   /** The user-and-key pairs (`user \0 key`) of a SKU's live reservations. */
   userKeys(sku: string): Promise<string[]>;
   allLevels(): Promise<StockLevels[]>;
   /**
-   * Loads a sale and its live reservations from the durable record, only if the book holds
-   * nothing for that SKU (a fresh process, or a Redis that lost its data). True when it loaded;
-   * false when the book already had the sale (which it then keeps untouched: a difference is
-   * drift for reconciliation to report, never something to overwrite).
+   * Replaces whatever the book holds for the SKU with `record`, unless the book already holds that
+   * epoch or a later one (another process loaded it first). True when it loaded.
    */
-  restore(terms: SaleTerms, reservations: readonly Reservation[]): Promise<boolean>;
+  load(record: SkuRecord): Promise<boolean>;
   close(): Promise<void>;
 }
 
 /** How a user's idempotency key is named in a book: a NUL cannot occur in a user id (validated). */
 export function userKey(userId: string, idempotencyKey: string): string {
   return `${userId}\u0000${idempotencyKey}`;
+}
+
+/** Versions are `epoch × 2^32 + changes`: exact in a double up to epoch 2^21. */
+export const VERSION_EPOCH_FACTOR = 2 ** 32;
+
+/** A SKU's first version in an epoch. */
+export function firstVersionOf(epoch: number): number {
+  return epoch * VERSION_EPOCH_FACTOR;
+}
+
+/** Thrown when a reserve names an order id that already has a reservation: ids are never reused. */
+export class OrderIdInUseError extends Error {
+  override readonly name = "OrderIdInUseError";
+  readonly code = "order_id_in_use";
+
+  constructor(readonly orderId: string) {
+    super(`order id ${orderId} already names a reservation`);
+  }
 }

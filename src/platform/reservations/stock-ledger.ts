@@ -1,17 +1,22 @@
-import type {
-  RefusalReason,
-  Reservation,
-  ReservationStatus,
-  ReserveRequest,
-  SaleTerms,
-  StockChange,
-  StockLevels,
+import {
+  firstVersionOf,
+  OrderIdInUseError,
+  type RefusalReason,
+  type Reservation,
+  type ReservationFence,
+  type ReservationStatus,
+  type ReserveRequest,
+  type SaleTerms,
+  type SkuRecord,
+  type StockChange,
+  type StockLevels,
+  type Transition,
+  userKey,
 } from "./reservation-book.js";
-import { userKey } from "./reservation-book.js";
 
 /** A reservation as the ledger holds it: its status changes in place. */
 export type LedgerReservation = Omit<Reservation, "status"> & {
-  status: ReservationStatus | "released";
+  status: ReservationStatus;
   /** While `releasing`: when the release counts as abandoned. */
   releaseDeadlineMs?: number;
 };
@@ -20,14 +25,22 @@ interface SaleState {
   readonly terms: SaleTerms;
   readonly startsAtMs: number;
   readonly endsAtMs: number;
+  readonly epoch: number;
   reserved: number;
   sold: number;
   version: number;
+  /** Units reserved since this epoch's load. */
+  taken: number;
   readonly heldByUser: Map<string, number>;
 }
 
 export type LedgerDecision =
-  | { readonly kind: "reserved"; readonly reservation: LedgerReservation; readonly after: StockChange }
+  | {
+      readonly kind: "reserved";
+      readonly reservation: LedgerReservation;
+      readonly after: StockChange;
+      readonly fence: ReservationFence;
+    }
   | { readonly kind: "duplicate"; readonly reservation: LedgerReservation }
   | {
       readonly kind: "refused";
@@ -36,13 +49,18 @@ export type LedgerDecision =
       readonly version?: number;
     };
 
+export type LedgerTransition =
+  | { readonly outcome: "ok"; readonly reservation?: LedgerReservation; readonly change?: StockChange }
+  | { readonly outcome: "refused"; readonly reservation: LedgerReservation }
+  | { readonly outcome: "unknown" };
+
 /**
- * The in-process equivalent of the Redis reservation script: every check and the decrement happen
+ * The in-process equivalent of the Redis reservation scripts: every check and the decrement happen
  * in one synchronous step, so no two requests can interleave between "is there stock?" and
  * "take it". Order of checks matters: the idempotency key first (a replay must never take stock
  * again), then the sale window, the user's limit, and only then the stock.
  *
- * The ledger is memory only; the inventory persists each change before answering and rebuilds the
+ * The ledger is memory only; the inventory writes each change to its database and loads the
  * ledger from those rows at start.
  */
 export class StockLedger {
@@ -50,30 +68,38 @@ export class StockLedger {
   private readonly byOrder = new Map<string, LedgerReservation>();
   private readonly byUserKey = new Map<string, LedgerReservation>();
 
+  constructor(private readonly now: () => number = Date.now) {}
+
   hasSale(sku: string): boolean {
     return this.sales.has(sku);
   }
 
-  /** `version`: where the SKU's change counter starts (a restore starts above any earlier one). */
-  defineSale(terms: SaleTerms, version = 0): void {
+  epochOf(sku: string): number | undefined {
+    return this.sales.get(sku)?.epoch;
+  }
+
+  defineSale(terms: SaleTerms, epoch = 1): void {
     this.sales.set(terms.sku, {
       terms,
       startsAtMs: Date.parse(terms.startsAt),
       endsAtMs: Date.parse(terms.endsAt),
+      epoch,
       reserved: 0,
       sold: 0,
-      version,
+      version: firstVersionOf(epoch),
+      taken: 0,
       heldByUser: new Map(),
     });
   }
 
-  reserve(request: ReserveRequest, nowMs: number, ttlMs: number): LedgerDecision {
+  reserve(request: ReserveRequest, ttlMs: number): LedgerDecision {
     const existing = this.byUserKey.get(userKey(request.userId, request.idempotencyKey));
     if (existing) return { kind: "duplicate", reservation: existing };
     const sale = this.sales.get(request.sku);
     if (!sale) return { kind: "refused", reason: "no_sale", available: 0 };
     const available = sale.terms.stock - sale.reserved - sale.sold;
     const { version } = sale;
+    const nowMs = this.now();
     if (nowMs < sale.startsAtMs || nowMs >= sale.endsAtMs) {
       return { kind: "refused", reason: "sale_not_open", available, version };
     }
@@ -82,6 +108,7 @@ export class StockLedger {
       return { kind: "refused", reason: "limit_exceeded", available, version };
     }
     if (request.quantity > available) return { kind: "refused", reason: "sold_out", available, version };
+    if (this.byOrder.has(request.orderId)) throw new OrderIdInUseError(request.orderId);
     const reservation: LedgerReservation = {
       orderId: request.orderId,
       sku: request.sku,
@@ -94,42 +121,66 @@ export class StockLedger {
     };
     this.track(reservation, sale);
     sale.version += 1;
-    return { kind: "reserved", reservation, after: this.change(sale) };
+    sale.taken += request.quantity;
+    return {
+      kind: "reserved",
+      reservation,
+      after: this.change(sale),
+      fence: { epoch: sale.epoch, taken: sale.taken },
+    };
   }
 
-  /** Loads a persisted reservation at start-up (released ones are not loaded). */
-  restore(reservation: Reservation): void {
-    const sale = this.sales.get(reservation.sku);
-    if (!sale)
-      throw new Error(`reservation ${reservation.orderId} names SKU ${reservation.sku} with no stock row`);
-    this.track({ ...reservation }, sale);
-  }
-
-  /** Moves reserved → confirmed. False when the reservation is being released, released or unknown. */
-  confirm(orderId: string): boolean {
+  transition(op: Transition, orderId: string, releaseWithinMs = Number.POSITIVE_INFINITY): LedgerTransition {
     const reservation = this.byOrder.get(orderId);
-    if (!reservation || reservation.status === "releasing") return false;
-    if (reservation.status === "confirmed") return true;
+    if (!reservation) return { outcome: "unknown" };
+    const refused = { outcome: "refused", reservation } as const;
     const sale = this.sales.get(reservation.sku)!;
-    sale.reserved -= reservation.quantity;
-    sale.sold += reservation.quantity;
-    reservation.status = "confirmed";
-    return true;
+    switch (op) {
+      case "accept":
+        if (reservation.status === "accepted" || reservation.status === "confirmed")
+          return { outcome: "ok", reservation };
+        if (reservation.status !== "reserved") return refused;
+        reservation.status = "accepted";
+        return { outcome: "ok", reservation };
+      case "confirm":
+        if (reservation.status === "confirmed") return { outcome: "ok", reservation };
+        if (reservation.status === "releasing") return refused;
+        sale.reserved -= reservation.quantity;
+        sale.sold += reservation.quantity;
+        reservation.status = "confirmed";
+        return { outcome: "ok", reservation };
+      case "begin-release":
+        if (reservation.status !== "reserved") return refused;
+        reservation.status = "releasing";
+        reservation.releaseDeadlineMs = this.now() + releaseWithinMs;
+        return { outcome: "ok", reservation };
+      case "abort-release":
+        if (reservation.status !== "releasing") return refused;
+        reservation.status = "reserved";
+        delete reservation.releaseDeadlineMs;
+        return { outcome: "ok", reservation };
+      case "finish-release":
+        if (reservation.status === "confirmed" || reservation.status === "accepted") return refused;
+        return { outcome: "ok", change: this.drop(reservation, sale) };
+      case "forget":
+        return { outcome: "ok", change: this.drop(reservation, sale) };
+    }
   }
 
-  /**
-   * First step of a release: marks a reserved (not confirmed) reservation `releasing`. Its units
-   * stay held until `finishRelease`, after the release is durable; `abortRelease` undoes it.
-   */
-  beginRelease(orderId: string, deadlineMs = Number.POSITIVE_INFINITY): LedgerReservation | undefined {
-    const reservation = this.byOrder.get(orderId);
-    if (reservation?.status !== "reserved") return undefined;
-    reservation.status = "releasing";
-    reservation.releaseDeadlineMs = deadlineMs;
-    return reservation;
+  private drop(reservation: LedgerReservation, sale: SaleState): StockChange {
+    if (reservation.status === "confirmed") sale.sold -= reservation.quantity;
+    else sale.reserved -= reservation.quantity;
+    const held = (sale.heldByUser.get(reservation.userId) ?? 0) - reservation.quantity;
+    if (held > 0) sale.heldByUser.set(reservation.userId, held);
+    else sale.heldByUser.delete(reservation.userId);
+    this.byOrder.delete(reservation.orderId);
+    this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
+    sale.version += 1;
+    return this.change(sale);
   }
 
-  staleReleases(nowMs: number, limit: number): LedgerReservation[] {
+  staleReleases(limit: number): LedgerReservation[] {
+    const nowMs = this.now();
     const result: LedgerReservation[] = [];
     for (const reservation of this.byOrder.values()) {
       if (result.length >= limit) break;
@@ -140,49 +191,8 @@ export class StockLedger {
     return result;
   }
 
-  /** See ReservationBook.adopt. */
-  adopt(reservation: Reservation): "present" | "adopted" | "no_sale" | "no_stock" | "conflict" {
-    if (this.byOrder.has(reservation.orderId)) return "present";
-    const sale = this.sales.get(reservation.sku);
-    if (!sale) return "no_sale";
-    if (reservation.quantity > sale.terms.stock - sale.reserved - sale.sold) return "no_stock";
-    if (this.byUserKey.has(userKey(reservation.userId, reservation.idempotencyKey))) return "conflict";
-    this.track({ ...reservation }, sale);
-    sale.version += 1;
-    return "adopted";
-  }
-
-  finishRelease(orderId: string): StockChange | undefined {
-    const reservation = this.byOrder.get(orderId);
-    return reservation?.status === "releasing" ? this.drop(reservation) : undefined;
-  }
-
-  abortRelease(orderId: string): void {
-    const reservation = this.byOrder.get(orderId);
-    if (reservation?.status === "releasing") reservation.status = "reserved";
-  }
-
-  /** Undoes a reservation whose write failed, as if it never happened. */
-  forget(orderId: string): StockChange | undefined {
-    const reservation = this.byOrder.get(orderId);
-    return reservation ? this.drop(reservation) : undefined;
-  }
-
-  private drop(reservation: LedgerReservation): StockChange {
-    const sale = this.sales.get(reservation.sku)!;
-    if (reservation.status === "confirmed") sale.sold -= reservation.quantity;
-    else sale.reserved -= reservation.quantity;
-    const held = (sale.heldByUser.get(reservation.userId) ?? 0) - reservation.quantity;
-    if (held > 0) sale.heldByUser.set(reservation.userId, held);
-    else sale.heldByUser.delete(reservation.userId);
-    reservation.status = "released";
-    this.byOrder.delete(reservation.orderId);
-    this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
-    sale.version += 1;
-    return this.change(sale);
-  }
-
-  expired(nowMs: number, limit = Number.POSITIVE_INFINITY): LedgerReservation[] {
+  expired(limit = Number.POSITIVE_INFINITY): LedgerReservation[] {
+    const nowMs = this.now();
     const result: LedgerReservation[] = [];
     for (const reservation of this.byOrder.values()) {
       if (result.length >= limit) break;
@@ -205,6 +215,7 @@ export class StockLedger {
       available: stock - sale.reserved - sale.sold,
       reserved: sale.reserved,
       sold: sale.sold,
+      epoch: sale.epoch,
     };
   }
 
@@ -218,6 +229,29 @@ export class StockLedger {
     return [...this.sales.keys()].map((sku) => this.levels(sku)!);
   }
 
+  /** See ReservationBook.load. */
+  load(record: SkuRecord): boolean {
+    const current = this.sales.get(record.terms.sku);
+    if (current && current.epoch >= record.epoch) return false;
+    if (current) {
+      for (const reservation of [...this.byOrder.values()]) {
+        if (reservation.sku === record.terms.sku) {
+          this.byOrder.delete(reservation.orderId);
+          this.byUserKey.delete(userKey(reservation.userId, reservation.idempotencyKey));
+        }
+      }
+    }
+    this.defineSale(record.terms, record.epoch);
+    const sale = this.sales.get(record.terms.sku)!;
+    for (const reservation of record.reservations) {
+      this.track(
+        { ...reservation, status: reservation.status === "releasing" ? "reserved" : reservation.status },
+        sale,
+      );
+    }
+    return true;
+  }
+
   private change(sale: SaleState): StockChange {
     return {
       sku: sale.terms.sku,
@@ -227,8 +261,8 @@ export class StockLedger {
   }
 
   private track(reservation: LedgerReservation, sale: SaleState): void {
-    if (reservation.status === "reserved") sale.reserved += reservation.quantity;
-    else sale.sold += reservation.quantity;
+    if (reservation.status === "confirmed") sale.sold += reservation.quantity;
+    else sale.reserved += reservation.quantity;
     sale.heldByUser.set(
       reservation.userId,
       (sale.heldByUser.get(reservation.userId) ?? 0) + reservation.quantity,

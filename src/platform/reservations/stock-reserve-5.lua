@@ -1,16 +1,18 @@
 -- Reserves stock for one order in one atomic step: the idempotency key first (a replay must never
--- take stock again), then the sale window, the user's limit, and only then the stock.
--- KEYS[1]: {sku}:sale hash (stock, limit, starts, ends, reserved, sold, version)
+-- take stock again), then the sale window, the user's limit, and only then the stock. Time is the
+-- server's (TIME), so every inventory process judges windows and expiries by one clock.
+-- KEYS[1]: {sku}:sale hash (stock, limit, starts, ends, reserved, sold, version, epoch, taken)
 -- KEYS[2]: {sku}:held hash, user id -> units the user holds
 -- KEYS[3]: {sku}:keys hash, user id .. "\0" .. idempotency key -> order id
 -- KEYS[4]: {sku}:res hash, order id -> JSON record {u, q, k, s, r, e}
--- KEYS[5]: {sku}:expiry sorted set, order id scored by expiry (epoch ms), reserved ones only
+-- KEYS[5]: {sku}:expiry sorted set, order id scored by expiry (epoch ms), `reserved` ones only
 -- ARGV[1]: order id   ARGV[2]: user id   ARGV[3]: quantity   ARGV[4]: idempotency key
--- ARGV[5]: now (epoch ms)   ARGV[6]: expires at (epoch ms)
+-- ARGV[5]: time to live (ms)
 -- Returns one of:
---   {'reserved', order id, record, available after, version}
+--   {'reserved', order id, record, available after, version, epoch, taken}
 --   {'duplicate', first order id, its record}
 --   {'refused', reason, available, version}   reason: no_sale | sale_not_open | limit_exceeded | sold_out
+--   {'order_exists'}   the order id already names a reservation (ids are never reused)
 local user_key = ARGV[2] .. '\0' .. ARGV[4]
 local first = redis.call('HGET', KEYS[3], user_key)
 if first then
@@ -29,7 +31,9 @@ local stock, limit = tonumber(sale[1]), tonumber(sale[2])
 local starts, ends = tonumber(sale[3]), tonumber(sale[4])
 local reserved, sold, version = tonumber(sale[5]), tonumber(sale[6]), tonumber(sale[7])
 local available = stock - reserved - sold
-local now, quantity = tonumber(ARGV[5]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local quantity = tonumber(ARGV[3])
 if now < starts or now >= ends then
   return {'refused', 'sale_not_open', available, version}
 end
@@ -40,11 +44,18 @@ end
 if quantity > available then
   return {'refused', 'sold_out', available, version}
 end
+if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  return {'order_exists'}
+end
+local expires = now + tonumber(ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'reserved', quantity)
 version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+local taken = redis.call('HINCRBY', KEYS[1], 'taken', quantity)
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch'))
 redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
 redis.call('HSET', KEYS[3], user_key, ARGV[1])
-local record = cjson.encode({u = ARGV[2], q = quantity, k = ARGV[4], s = 'reserved', r = ARGV[5], e = ARGV[6]})
+local record = cjson.encode({u = ARGV[2], q = quantity, k = ARGV[4], s = 'reserved',
+  r = string.format('%d', now), e = string.format('%d', expires)})
 redis.call('HSET', KEYS[4], ARGV[1], record)
-redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
-return {'reserved', ARGV[1], record, available - quantity, version}
+redis.call('ZADD', KEYS[5], expires, ARGV[1])
+return {'reserved', ARGV[1], record, available - quantity, version, epoch, taken}

@@ -1,14 +1,17 @@
 /** The inventory's contract with other services (in-process or over HTTP). */
 import type { BloomSnapshot } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import type {
+  StockLevels as BookLevels,
   RefusalReason,
   ReservationRef,
   ReserveRequest,
   SaleTerms,
-  StockLevels,
 } from "../../platform/reservations/reservation-book.js";
 
-export type { RefusalReason, ReservationRef, ReserveRequest, StockLevels };
+export type { RefusalReason, ReservationRef, ReserveRequest };
+
+/** A SKU's stock as other services see it (the book's epoch is the inventory's own business). */
+export type StockLevels = Omit<BookLevels, "epoch">;
 export type StockTerms = SaleTerms;
 
 export type ReserveResult =
@@ -25,8 +28,13 @@ export type ReserveResult =
       readonly orderId: string;
       readonly sku: string;
       readonly quantity: number;
-      /** True once the order is stored; until then the caller re-appends it (the first append may be lost). */
-      readonly stored: boolean;
+      /**
+       * - `accepted`: an intake answered 202 for it, or it is stored: the order stands.
+       * - `undecided`: its intake is still appending it, or died doing so: the caller appends it
+       *   again and then `settle`s it as accepted before answering 202.
+       * - `releasing`: it is being released as not accepted (or expired); retry shortly.
+       */
+      readonly state: "accepted" | "undecided" | "releasing";
       readonly reservedAt: string;
     }
   | {
@@ -43,7 +51,7 @@ export interface ReservationView {
   readonly sku: string;
   readonly userId: string;
   readonly quantity: number;
-  readonly status: "reserved" | "confirmed";
+  readonly status: "reserved" | "accepted" | "confirmed";
   readonly reservedAt: string;
 }
 
@@ -82,29 +90,38 @@ export const STOCK_AVAILABILITY_CHANNEL = "stock.availability";
 /** Why stock goes back on sale. */
 export type ReleaseReason = "not_accepted" | "expired" | "cancelled";
 
+/** What an intake decided about a reservation it answered for (see `InventoryApi.settle`). */
+export type SettleDecision = "accept" | "reject";
+
 export interface InventoryApi {
   defineStock(input: StockTerms): Promise<StockLevels>;
   reserve(input: ReserveRequest): Promise<ReserveResult>;
   /**
-   * Returns stock to the sale; ids already released, confirmed or unknown are ignored.
-   * `not_accepted`: the intake told the buyer 503 (its append failed, though it may have landed).
+   * The one place an undecided reservation's fate is decided, by a conditional update of its row:
+   * - `accept`: an intake appended the order and is about to answer 202 (a replay with the same
+   *   key): from then on it can never be released as not accepted;
+   * - `reject`: the intake that reserved could not append it and is about to answer 503.
+   * Whichever comes first stands; the answer is the outcome that stands (`accepted` when a
+   * worker already stored the order). Throws when it cannot tell (the caller must then say so).
+   */
+  settle(input: { orderId: string; sku: string; decision: SettleDecision }): Promise<{
+    outcome: "accepted" | "rejected";
+  }>;
+  /**
+   * Returns stock to the sale (expiry, cancellation); ids not in a state that reason may release
+   * (already released, accepted, confirmed, unknown) are left alone.
    */
   release(input: {
     reservations: readonly ReservationRef[];
     reason: ReleaseReason;
   }): Promise<{ released: string[] }>;
   /**
-   * Marks reservations as sold, for orders about to be stored. The others:
-   * - `notConfirmed`: released (expired) while the order waited: the order must be cancelled;
-   * - `neverAccepted` (a subset of `notConfirmed`): released because the buyer was told 503; the
-   *   order must not be stored at all (the buyer retries and gets a new one);
-   * - `beingReleased`: a release is being written right now: ask again shortly.
+   * Marks reservations as sold, for orders about to be stored. `notConfirmed`: released, or never
+   * written: their orders must not be stored (no buyer was told 202 for them).
    */
   confirm(input: { reservations: readonly ReservationRef[] }): Promise<{
     confirmed: string[];
     notConfirmed: string[];
-    neverAccepted: string[];
-    beingReleased: string[];
   }>;
   levels(input: { sku: string }): Promise<StockLevels | null>;
   /** The live reservation made for an order, or null (never made, or released). */
@@ -116,6 +133,7 @@ export interface InventoryApi {
 export const INVENTORY_OPERATIONS = [
   "defineStock",
   "reserve",
+  "settle",
   "release",
   "confirm",
   "levels",

@@ -1,21 +1,42 @@
 import type { Database, Sql } from "../../platform/db/database.js";
 import { isoTimestamp } from "../../platform/db/timestamps.js";
-import type { Reservation, SaleTerms } from "../../platform/reservations/reservation-book.js";
+import type {
+  Reservation,
+  ReservationFence,
+  SaleTerms,
+  SkuRecord,
+} from "../../platform/reservations/reservation-book.js";
 import type { ReleaseReason } from "./api.js";
 
-/**
- * A change to persist: a new reservation, a release, or a confirmation. A confirmation carries
- * the whole reservation: if its row is missing (its insert was lost with an outcome-unknown
- * timeout, then a replay re-appended the order), the row is written then.
- */
-export type LedgerWrite =
-  | { readonly kind: "insert"; readonly reservation: Reservation }
-  | { readonly kind: "release"; readonly orderId: string; readonly reason: ReleaseReason }
-  | { readonly kind: "confirm"; readonly reservation: Reservation };
+/** A reservation the book made, to be written with what the database checks it against. */
+export interface ReservationInsert {
+  readonly reservation: Reservation;
+  readonly fence: ReservationFence;
+}
+
+/** Why the database refused a reservation the book had made. */
+export type InsertOutcome =
+  | { readonly kind: "inserted" }
+  /** The user's key names another live reservation (another SKU, or a different request). */
+  | { readonly kind: "key_in_use"; readonly holder: KeyHolder | undefined }
+  /**
+   * The book is behind the record (it forgot reservations) or was loaded again since: the SKU's
+   * epoch is fenced and the book must be loaded from the record before it sells again.
+   */
+  | { readonly kind: "book_behind"; readonly reason: "epoch" | "overlap" | "stock" | "user_limit" };
+
+/** The live reservation a user's key already names. */
+export interface KeyHolder {
+  readonly orderId: string;
+  readonly sku: string;
+  readonly quantity: number;
+}
+
+export type RowStatus = "reserved" | "accepted" | "confirmed" | "released";
 
 /** A reservation row as the database holds it. */
 export interface RecordedReservation {
-  readonly status: "reserved" | "confirmed" | "released";
+  readonly status: RowStatus;
   readonly releaseReason: ReleaseReason | null;
   readonly reservation: Reservation;
 }
@@ -26,6 +47,7 @@ export interface RecordedStock {
   readonly stock: number;
   readonly reserved: number;
   readonly sold: number;
+  readonly epoch: number;
 }
 
 type ReservationRow = {
@@ -34,7 +56,7 @@ type ReservationRow = {
   user_id: string;
   quantity: number;
   idempotency_key: string;
-  status: "reserved" | "confirmed";
+  status: RowStatus;
   created_at: unknown;
   expires_at: unknown;
 };
@@ -49,13 +71,49 @@ function reservationOf(row: ReservationRow): Reservation {
     userId: row.user_id,
     quantity: row.quantity,
     idempotencyKey: row.idempotency_key,
-    status: row.status,
+    // A released row is never handed to a book; callers check `status` first.
+    status: row.status === "released" ? "reserved" : row.status,
     reservedAtMs: Date.parse(isoTimestamp(row.created_at)),
     expiresAtMs: Date.parse(isoTimestamp(row.expires_at)),
   };
 }
 
-/** SQL for the inventory schema; the only code that touches its tables. */
+type StockRow = {
+  sku: string;
+  total: number;
+  per_user_limit: number;
+  held: number;
+  book_epoch: string;
+  epoch_taken: string;
+  epoch_taken_max: string;
+  starts_at: unknown;
+  ends_at: unknown;
+};
+
+function termsOf(row: StockRow): SaleTerms {
+  return {
+    sku: row.sku,
+    stock: row.total,
+    perUserLimit: row.per_user_limit,
+    startsAt: isoTimestamp(row.starts_at),
+    endsAt: isoTimestamp(row.ends_at),
+  };
+}
+
+/** Released rows are only released for these reasons from these states. */
+const RELEASABLE: Record<ReleaseReason, readonly RowStatus[]> = {
+  // The intake's append failed and it told the buyer so: only an undecided reservation.
+  not_accepted: ["reserved"],
+  // No order reached the queue in time: only an undecided one (accepted ones are in the queue).
+  expired: ["reserved"],
+  cancelled: ["reserved", "accepted", "confirmed"],
+};
+
+/**
+ * SQL for the inventory schema; the only code that touches its tables. Every change to a
+ * reservation is decided here, by a conditional update of its row under the SKU's row lock where
+ * stock moves: the row is the record, the book follows it.
+ */
 export class ReservationStore {
   constructor(private readonly db: Database) {}
 
@@ -70,55 +128,59 @@ export class ReservationStore {
   }
 
   /** Sales still taking orders or that ended less than a day ago (older ones need no live stock). */
-  async recentStock(sku?: string): Promise<SaleTerms[]> {
-    const rows = await this.db.query<{
-      sku: string;
-      total: number;
-      per_user_limit: number;
-      starts_at: unknown;
-      ends_at: unknown;
-    }>(
-      `SELECT sku, total, per_user_limit, starts_at, ends_at FROM inventory.stock
+  async recentStock(sku?: string): Promise<(SaleTerms & { epoch: number })[]> {
+    const rows = await this.db.query<StockRow>(
+      `SELECT sku, total, per_user_limit, held, book_epoch::text AS book_epoch, starts_at, ends_at
+       FROM inventory.stock
        WHERE ends_at > now() - interval '1 day' AND ($1::text IS NULL OR sku = $1)`,
       [sku ?? null],
     );
-    return rows.map((row) => ({
-      sku: row.sku,
-      stock: row.total,
-      perUserLimit: row.per_user_limit,
-      startsAt: isoTimestamp(row.starts_at),
-      endsAt: isoTimestamp(row.ends_at),
-    }));
+    return rows.map((row) => ({ ...termsOf(row), epoch: Number(row.book_epoch) }));
   }
 
-  /** Live (not released) reservations of the given SKUs. */
-  async liveReservations(skus: readonly string[]): Promise<Reservation[]> {
-    const rows = await this.db.query<ReservationRow>(
-      `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations
-       WHERE sku = ANY($1::text[]) AND status <> 'released'`,
-      [skus],
-    );
-    return rows.map(reservationOf);
+  /**
+   * What a book must hold for a SKU, read under the SKU's row lock. When the record's epoch is at
+   * or below `badEpoch` (the epoch of a book state known to be bad, or of one a fresh book is about
+   * to replace), or `badEpoch` is undefined (the book has nothing), a new epoch is minted first:
+   * from then on, reservations made on any earlier load are refused, so no row the read missed can
+   * be committed for them. If another load minted one since `badEpoch`, that one is used.
+   * Undefined: no such sale.
+   */
+  async recordForLoad(sku: string, badEpoch: number | undefined): Promise<SkuRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [stock] = await tx.query<StockRow>(
+        `SELECT sku, total, per_user_limit, held, book_epoch::text AS book_epoch, starts_at, ends_at
+         FROM inventory.stock WHERE sku = $1 FOR UPDATE`,
+        [sku],
+      );
+      if (!stock) return undefined;
+      let epoch = Number(stock.book_epoch);
+      if (badEpoch === undefined || epoch <= badEpoch) {
+        const [bumped] = await tx.query<{ book_epoch: string }>(
+          `UPDATE inventory.stock SET book_epoch = GREATEST(book_epoch, $2) + 1, epoch_taken = 0, epoch_taken_max = 0
+           WHERE sku = $1 RETURNING book_epoch::text AS book_epoch`,
+          [sku, badEpoch ?? 0],
+        );
+        epoch = Number(bumped!.book_epoch);
+      }
+      const rows = await tx.query<ReservationRow>(
+        `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations WHERE sku = $1 AND status <> 'released'`,
+        [sku],
+      );
+      return { terms: termsOf(stock), epoch, reservations: rows.map(reservationOf) };
+    });
   }
 
   /** A live reservation by its order id. */
-  async reservation(orderId: string): Promise<Reservation | undefined> {
-    const rows = await this.db.query<ReservationRow>(
-      `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations WHERE order_id = $1 AND status <> 'released'`,
-      [orderId],
-    );
-    return rows[0] && reservationOf(rows[0]);
+  async reservation(orderId: string): Promise<RecordedReservation | undefined> {
+    const row = (await this.rows([orderId])).get(orderId);
+    return row?.status === "released" ? undefined : row;
   }
 
   /** The rows of these order ids, released ones included (absent: never written). */
   async rows(orderIds: readonly string[]): Promise<Map<string, RecordedReservation>> {
     if (orderIds.length === 0) return new Map();
-    const rows = await this.db.query<
-      Omit<ReservationRow, "status"> & {
-        status: "reserved" | "confirmed" | "released";
-        release_reason: string | null;
-      }
-    >(
+    const rows = await this.db.query<ReservationRow & { release_reason: string | null }>(
       `SELECT ${RESERVATION_COLUMNS}, release_reason FROM inventory.reservations WHERE order_id = ANY($1::bigint[])`,
       [orderIds],
     );
@@ -128,10 +190,7 @@ export class ReservationStore {
         {
           status: row.status,
           releaseReason: row.release_reason as ReleaseReason | null,
-          reservation: reservationOf({
-            ...row,
-            status: row.status === "confirmed" ? "confirmed" : "reserved",
-          }),
+          reservation: reservationOf(row),
         },
       ]),
     );
@@ -139,79 +198,264 @@ export class ReservationStore {
 
   /** What the database says each recent sale holds: the figures reconciliation compares. */
   async recordedStock(): Promise<RecordedStock[]> {
-    const rows = await this.db.query<{ sku: string; total: number; reserved: string; sold: string }>(
-      `SELECT s.sku, s.total,
-              COALESCE(SUM(r.quantity) FILTER (WHERE r.status = 'reserved'), 0)::text AS reserved,
+    const rows = await this.db.query<{
+      sku: string;
+      total: number;
+      reserved: string;
+      sold: string;
+      book_epoch: string;
+    }>(
+      `SELECT s.sku, s.total, s.book_epoch::text AS book_epoch,
+              COALESCE(SUM(r.quantity) FILTER (WHERE r.status IN ('reserved', 'accepted')), 0)::text AS reserved,
               COALESCE(SUM(r.quantity) FILTER (WHERE r.status = 'confirmed'), 0)::text AS sold
        FROM inventory.stock AS s LEFT JOIN inventory.reservations AS r ON r.sku = s.sku AND r.status <> 'released'
        WHERE s.ends_at > now() - interval '1 day'
-       GROUP BY s.sku, s.total ORDER BY s.sku`,
+       GROUP BY s.sku, s.total, s.book_epoch ORDER BY s.sku`,
     );
     return rows.map((row) => ({
       sku: row.sku,
       stock: row.total,
       reserved: Number(row.reserved),
       sold: Number(row.sold),
+      epoch: Number(row.book_epoch),
     }));
   }
 
   /**
-   * Applies a batch of changes in one transaction: releases first (a release frees a user's
-   * idempotency key for a reservation inserted in the same batch), then inserts, then
-   * confirmations (which may find the row an insert of this batch just wrote). Returns the order
-   * ids whose insert did not land because the database already holds a live reservation for that
-   * user and key; the caller refuses those instead of failing the whole batch.
+   * Writes a batch of reservations the book made, in one transaction, re-checking each against the
+   * record under its SKU's row lock: the epoch it was made in, the units it claims, the stock, the
+   * user's limit and the user's key. Answers each in order. A SKU found behind has its epoch bumped
+   * (fenced) in the same transaction, and none of its reservations in the batch is written.
    */
-  async apply(writes: readonly LedgerWrite[]): Promise<Set<string>> {
-    const inserts: Reservation[] = [];
-    const confirms = new Map<string, Reservation>();
-    const releases = new Map<string, ReleaseReason>();
-    for (const write of writes) {
-      if (write.kind === "insert") inserts.push(write.reservation);
-      else if (write.kind === "confirm") confirms.set(write.reservation.orderId, write.reservation);
-      else releases.set(write.orderId, write.reason);
-    }
+  async insertReservations(batch: readonly ReservationInsert[]): Promise<InsertOutcome[]> {
+    if (batch.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      if (releases.size > 0) {
-        await tx.query(
-          `UPDATE inventory.reservations AS r SET status = 'released', release_reason = u.reason, updated_at = now()
-           FROM unnest($1::bigint[], $2::text[]) AS u(order_id, reason)
-           WHERE r.order_id = u.order_id AND r.status <> 'released'`,
-          [[...releases.keys()], [...releases.values()]],
-        );
+      const skus = [...new Set(batch.map((b) => b.reservation.sku))].sort();
+      const stocks = new Map(
+        (
+          await tx.query<StockRow>(
+            `SELECT sku, total, per_user_limit, held, book_epoch::text AS book_epoch,
+                    epoch_taken::text AS epoch_taken, epoch_taken_max::text AS epoch_taken_max, starts_at, ends_at
+             FROM inventory.stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE`,
+            [skus],
+          )
+        ).map((row) => [row.sku, row]),
+      );
+      const userHeld = await this.liveUnitsByUser(
+        tx,
+        skus,
+        batch.map((b) => b.reservation.userId),
+      );
+      const keyHolders = await this.liveKeyHolders(tx, batch);
+
+      const outcomes: InsertOutcome[] = batch.map(() => ({ kind: "inserted" }));
+      const behind = new Map<string, "epoch" | "overlap" | "stock" | "user_limit">();
+      const fenceSkus = new Set<string>();
+      const claimedKeys = new Map<string, KeyHolder>();
+      // Checked in the order the book took the units, as it decided them.
+      const order = batch.map((_, i) => i).sort((a, b) => batch[a]!.fence.taken - batch[b]!.fence.taken);
+      const tally = new Map<string, { held: number; taken: number; takenMax: number }>();
+      for (const index of order) {
+        const { reservation: r, fence } = batch[index]!;
+        const stock = stocks.get(r.sku);
+        if (!stock || fence.epoch !== Number(stock.book_epoch)) {
+          // Made on a load the record has since replaced: the book was reloaded (or is being).
+          outcomes[index] = { kind: "book_behind", reason: "epoch" };
+          continue;
+        }
+        const key = `${r.userId}\u0000${r.idempotencyKey}`;
+        const holder = keyHolders.get(key) ?? claimedKeys.get(key);
+        if (holder && holder.orderId !== r.orderId) {
+          outcomes[index] = { kind: "key_in_use", holder };
+          continue;
+        }
+        const t = tally.get(r.sku) ?? {
+          held: stock.held,
+          taken: Number(stock.epoch_taken),
+          takenMax: Number(stock.epoch_taken_max),
+        };
+        const userKey = `${r.sku}\u0000${r.userId}`;
+        const heldByUser = userHeld.get(userKey) ?? 0;
+        const taken = t.taken + r.quantity;
+        const takenMax = Math.max(t.takenMax, fence.taken);
+        const reason =
+          taken > takenMax
+            ? "overlap"
+            : t.held + r.quantity > stock.total
+              ? "stock"
+              : heldByUser + r.quantity > stock.per_user_limit
+                ? "user_limit"
+                : undefined;
+        if (reason) {
+          behind.set(r.sku, behind.get(r.sku) ?? reason);
+          fenceSkus.add(r.sku);
+          continue;
+        }
+        tally.set(r.sku, { held: t.held + r.quantity, taken, takenMax });
+        userHeld.set(userKey, heldByUser + r.quantity);
+        claimedKeys.set(key, { orderId: r.orderId, sku: r.sku, quantity: r.quantity });
       }
-      let refused = new Set<string>();
-      if (inserts.length > 0) {
-        const landed = new Set(await insertReservations(tx, inserts, "DO NOTHING"));
-        refused = new Set(inserts.map((r) => r.orderId).filter((id) => !landed.has(id)));
-      }
-      if (confirms.size > 0) {
-        await insertReservations(
+      // A book caught behind on a SKU: none of that SKU's reservations in this batch is trusted.
+      batch.forEach(({ reservation: r }, index) => {
+        const reason = behind.get(r.sku);
+        if (reason && outcomes[index]!.kind === "inserted") outcomes[index] = { kind: "book_behind", reason };
+      });
+
+      const toInsert = batch.filter((_, index) => outcomes[index]!.kind === "inserted");
+      const inserted = new Set(
+        await insertRows(
           tx,
-          [...confirms.values()].map((r) => ({ ...r, status: "confirmed" as const })),
-          `(order_id) DO UPDATE SET status = 'confirmed', updated_at = now()
-           WHERE inventory.reservations.status = 'reserved'`,
+          toInsert.map((b) => b.reservation),
+        ),
+      );
+      const applied = new Map<string, { units: number; taken: number; takenMax: number }>();
+      batch.forEach(({ reservation: r, fence }, index) => {
+        if (outcomes[index]!.kind !== "inserted") return;
+        if (!inserted.has(r.orderId)) {
+          // Another transaction took the user's key first (the unique index on live keys).
+          outcomes[index] = { kind: "key_in_use", holder: undefined };
+          return;
+        }
+        const stock = stocks.get(r.sku)!;
+        const a = applied.get(r.sku) ?? {
+          units: 0,
+          taken: Number(stock.epoch_taken),
+          takenMax: Number(stock.epoch_taken_max),
+        };
+        applied.set(r.sku, {
+          units: a.units + r.quantity,
+          taken: a.taken + r.quantity,
+          takenMax: Math.max(a.takenMax, fence.taken),
+        });
+      });
+      if (applied.size > 0) {
+        const entries = [...applied];
+        await tx.query(
+          `UPDATE inventory.stock AS s
+           SET held = s.held + u.units, epoch_taken = u.taken, epoch_taken_max = u.taken_max
+           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS u(sku, units, taken, taken_max)
+           WHERE s.sku = u.sku`,
+          [
+            entries.map(([sku]) => sku),
+            entries.map(([, a]) => a.units),
+            entries.map(([, a]) => a.taken),
+            entries.map(([, a]) => a.takenMax),
+          ],
         );
       }
-      return refused;
+      if (fenceSkus.size > 0) {
+        await tx.query(
+          `UPDATE inventory.stock SET book_epoch = book_epoch + 1, epoch_taken = 0, epoch_taken_max = 0
+           WHERE sku = ANY($1::text[])`,
+          [[...fenceSkus]],
+        );
+      }
+      return outcomes;
     });
+  }
+
+  /** Live units per `sku \0 user` for these users on these SKUs. */
+  private async liveUnitsByUser(
+    tx: Sql,
+    skus: readonly string[],
+    users: readonly string[],
+  ): Promise<Map<string, number>> {
+    const rows = await tx.query<{ sku: string; user_id: string; units: number }>(
+      `SELECT sku, user_id, sum(quantity)::int AS units FROM inventory.reservations
+       WHERE sku = ANY($1::text[]) AND user_id = ANY($2::text[]) AND status <> 'released'
+       GROUP BY sku, user_id`,
+      [skus, [...new Set(users)]],
+    );
+    return new Map(rows.map((row) => [`${row.sku}\u0000${row.user_id}`, row.units]));
+  }
+
+  /** The live reservations already holding the batch's user-and-key pairs, by `user \0 key`. */
+  private async liveKeyHolders(
+    tx: Sql,
+    batch: readonly ReservationInsert[],
+  ): Promise<Map<string, KeyHolder>> {
+    const rows = await tx.query<{
+      order_id: string;
+      sku: string;
+      quantity: number;
+      user_id: string;
+      idempotency_key: string;
+    }>(
+      `SELECT order_id::text AS order_id, sku, quantity, user_id, idempotency_key FROM inventory.reservations
+       WHERE status <> 'released'
+         AND (user_id, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [batch.map((b) => b.reservation.userId), batch.map((b) => b.reservation.idempotencyKey)],
+    );
+    return new Map(
+      rows.map((row) => [
+        `${row.user_id}\u0000${row.idempotency_key}`,
+        { orderId: row.order_id, sku: row.sku, quantity: row.quantity },
+      ]),
+    );
+  }
+
+  /**
+   * Releases the rows of `orderIds` that are in a state `reason` may release (see RELEASABLE),
+   * returning the units to the SKU under its row lock. Returns the ids released now.
+   */
+  async release(refs: readonly { orderId: string; sku: string }[], reason: ReleaseReason): Promise<string[]> {
+    if (refs.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      // Stock rows first, in SKU order, as inserts take them: no deadlock between the two.
+      await tx.query("SELECT sku FROM inventory.stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE", [
+        [...new Set(refs.map((r) => r.sku))].sort(),
+      ]);
+      const released = await tx.query<{ order_id: string; sku: string; quantity: number }>(
+        `UPDATE inventory.reservations SET status = 'released', release_reason = $2, updated_at = now()
+         WHERE order_id = ANY($1::bigint[]) AND status = ANY($3::text[])
+         RETURNING order_id::text AS order_id, sku, quantity`,
+        [refs.map((r) => r.orderId).sort(), reason, RELEASABLE[reason]],
+      );
+      const units = new Map<string, number>();
+      for (const row of released) units.set(row.sku, (units.get(row.sku) ?? 0) + row.quantity);
+      if (units.size > 0) {
+        await tx.query(
+          `UPDATE inventory.stock AS s SET held = s.held - u.units
+           FROM unnest($1::text[], $2::int[]) AS u(sku, units) WHERE s.sku = u.sku`,
+          [[...units.keys()], [...units.values()]],
+        );
+      }
+      return released.map((row) => row.order_id);
+    });
+  }
+
+  /** reserved | accepted → confirmed for these ids. Returns the rows of all of them afterwards. */
+  async confirm(orderIds: readonly string[]): Promise<Map<string, RecordedReservation>> {
+    if (orderIds.length === 0) return new Map();
+    await this.db.query(
+      `UPDATE inventory.reservations SET status = 'confirmed', updated_at = now()
+       WHERE order_id = ANY($1::bigint[]) AND status IN ('reserved', 'accepted')`,
+      [[...orderIds].sort()],
+    );
+    return this.rows(orderIds);
+  }
+
+  /** reserved → accepted. Returns the row afterwards (absent: never written). */
+  async accept(orderId: string): Promise<RecordedReservation | undefined> {
+    await this.db.query(
+      `UPDATE inventory.reservations SET status = 'accepted', updated_at = now()
+       WHERE order_id = $1 AND status = 'reserved'`,
+      [orderId],
+    );
+    return (await this.rows([orderId])).get(orderId);
   }
 }
 
-async function insertReservations(
-  tx: Sql,
-  reservations: readonly Reservation[],
-  onConflict: string,
-): Promise<string[]> {
-  // One statement for the whole batch: arrays bound as parameters and unnested server-side. The
-  // status written is the one at flush time (a reservation confirmed before its row was written
-  // is inserted as confirmed); "releasing" is still a live reservation, so "reserved".
+async function insertRows(tx: Sql, reservations: readonly Reservation[]): Promise<string[]> {
+  if (reservations.length === 0) return [];
+  // One statement for the whole batch: arrays bound as parameters and unnested server-side. Any
+  // conflict (the order id, or the user's key on a live row) leaves that row out.
   const rows = await tx.query<{ order_id: string }>(
     `INSERT INTO inventory.reservations
        (order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at)
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                           $7::timestamptz[], $8::timestamptz[])
-     ON CONFLICT ${onConflict}
+     ON CONFLICT DO NOTHING
      RETURNING order_id::text AS order_id`,
     [
       reservations.map((r) => r.orderId),
@@ -219,7 +463,7 @@ async function insertReservations(
       reservations.map((r) => r.userId),
       reservations.map((r) => r.quantity),
       reservations.map((r) => r.idempotencyKey),
-      reservations.map((r) => (r.status === "releasing" ? "reserved" : r.status)),
+      reservations.map(() => "reserved"),
       reservations.map((r) => new Date(r.reservedAtMs).toISOString()),
       reservations.map((r) => new Date(r.expiresAtMs).toISOString()),
     ],

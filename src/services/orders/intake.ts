@@ -6,6 +6,7 @@ import type { Metrics } from "../../platform/observability/metrics.js";
 import type { Stream } from "../../platform/queue/stream.js";
 import { userKey } from "../../platform/reservations/reservation-book.js";
 import type { Product } from "../catalog/api.js";
+import type { ReserveResult } from "../inventory/api.js";
 import type { ServiceClients } from "../service-module.js";
 import { encodeOrderRequest, ORDER_REQUESTS_TOPIC, type OrderRequest } from "./order-request.js";
 import type { SoldOutFlags } from "./sold-out-flags.js";
@@ -19,8 +20,10 @@ export interface PlaceOrder {
 
 /**
  * The flash-sale intake: reserve stock, append the order to the durable stream, and only then
- * accept. Nothing is accepted that is not durable: if the append fails the reservation is
- * released and the client is told to retry (503).
+ * accept. Nothing is accepted that is not durable. If the append fails, the inventory settles the
+ * reservation once, for every intake: rejected (503 `not_accepted`, and a worker that meets the
+ * message anyway drops it) or accepted after all. When no answer can be had, the client is told
+ * exactly that (503 `outcome_unknown`): a retry with the same key learns the outcome.
  */
 export class OrderIntake {
   /** Requests in progress by user and key, so a concurrent duplicate waits for the first's outcome. */
@@ -61,20 +64,23 @@ export class OrderIntake {
   }
 
   private async placeOnce(order: PlaceOrder, idempotencyKey: string | undefined): Promise<string> {
-    const { clients, stream, ids } = this.deps;
+    const { clients } = this.deps;
     // Reserve first: most requests in a flash sale are refused, and a refusal needs nothing else.
     // The product (for the price) is looked up only for an order that will be written.
-    const orderId = ids.next(virtualShardForKey(order.userId));
+    const orderId = this.deps.ids.next(virtualShardForKey(order.userId));
+    const key = idempotencyKey ?? `auto:${orderId}`;
     const result = await clients.inventory
       .reserve({
         orderId,
         sku: order.sku,
         userId: order.userId,
         quantity: order.quantity,
-        idempotencyKey: idempotencyKey ?? `auto:${orderId}`,
+        idempotencyKey: key,
       })
       .catch((error: unknown) => {
-        // An inventory that cannot be reached or answers late: nothing was accepted, retry.
+        // An inventory that cannot be reached or answers late: if it reserved anyway, the
+        // reservation has no order in the queue and expires; only a retry with the same key could
+        // append one. Nothing was accepted.
         if (
           error instanceof AppError &&
           (error.code === "dependency_failed" || error.code === "dependency_timeout")
@@ -84,107 +90,139 @@ export class OrderIntake {
         }
         throw error;
       });
-    if (result.outcome === "reserved") {
-      // Also how a lost "back on sale" message is made up for: the re-check that got through learns it.
-      this.deps.soldOut.learn({ sku: order.sku, available: result.available, version: result.version });
-    }
-    if (result.outcome === "refused") {
-      this.outcomes.inc({ outcome: result.reason });
-      switch (result.reason) {
-        case "sold_out":
-          if (result.available === 0 && result.version !== undefined) {
-            this.deps.soldOut.learn({ sku: order.sku, available: 0, version: result.version });
-          }
-          throw AppError.refusal(
-            "sold_out",
-            result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
-          );
-        case "limit_exceeded":
-          throw AppError.refusal("limit_exceeded");
-        case "sale_not_open":
-          throw AppError.refusal("sale_not_open");
-        case "no_sale":
-          if (!(await clients.catalog.productBySku({ sku: order.sku }))) {
-            throw AppError.refusal("unknown_sku", `No product has SKU "${order.sku}".`);
-          }
-          throw AppError.refusal("sale_not_open");
-      }
-    }
-    if (result.outcome === "duplicate") {
-      if (result.sku !== order.sku || result.quantity !== order.quantity) {
-        this.outcomes.inc({ outcome: "idempotency_key_reused" });
-        throw AppError.refusal("idempotency_key_reused");
-      }
-      this.outcomes.inc({ outcome: "replayed" });
-      if (!result.stored) {
-        const product = await this.productFor(order.sku);
-        // The first attempt may have died between reserving and appending, so the order may not
-        // be in the stream: append it again. The worker stores an order id once, however often
-        // it arrives. If this append fails the reservation stays: the first one may have landed.
-        const again = this.requestFor(result.orderId, order, product, idempotencyKey!, result.reservedAt);
+    switch (result.outcome) {
+      case "refused":
+        return this.refuse(order, result);
+      case "duplicate":
+        return this.replay(order, key, result);
+      case "reserved": {
+        // Also how a lost "back on sale" message is made up for: the re-check that got through learns it.
+        this.deps.soldOut.learn({ sku: order.sku, available: result.available, version: result.version });
+        const ref = { orderId, sku: order.sku };
+        let product: Product;
         try {
-          await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(again), { dedupId: result.orderId });
+          product = await this.productFor(order.sku);
         } catch (error) {
-          this.deps.logger.error(
-            { err: error, orderId: result.orderId },
-            "re-appending a replayed order failed",
-          );
-          throw new AppError("not_accepted", undefined, 1);
+          // Nothing was appended; but another intake may have appended it for a replay already.
+          if ((await this.settle(ref, "reject")) === "accepted") return this.accepted(orderId, "accepted");
+          throw error;
+        }
+        const request = this.requestFor(orderId, order, product, key, new Date().toISOString());
+        if (await this.append(request)) return this.accepted(orderId, "accepted");
+        // The append failed, but the message may have landed anyway: the reservation's row decides,
+        // once, whether this order stands (a worker stored it, or a replay's intake answered 202
+        // for it) or is rejected, in which case a worker that meets the message drops it.
+        switch (await this.settle(ref, "reject")) {
+          case "accepted":
+            return this.accepted(orderId, "accepted_after_append_error");
+          case "rejected":
+            this.outcomes.inc({ outcome: "not_accepted" });
+            throw new AppError("not_accepted", undefined, 1);
+          case "unknown":
+            throw this.outcomeUnknown(orderId);
         }
       }
-      return result.orderId;
     }
-
-    let product: Product;
-    try {
-      product = await this.productFor(order.sku);
-    } catch (error) {
-      await clients.inventory
-        .release({ reservations: [{ orderId, sku: order.sku }], reason: "not_accepted" })
-        .catch(() => {});
-      throw error;
-    }
-    const request = this.requestFor(
-      orderId,
-      order,
-      product,
-      idempotencyKey ?? `auto:${orderId}`,
-      new Date().toISOString(),
-    );
-    try {
-      await stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(request), { dedupId: orderId });
-    } catch (error) {
-      this.deps.logger.error({ err: error, orderId }, "durable append failed; releasing the reservation");
-      if (await this.releaseUnlessStored(orderId, order.sku)) {
-        this.outcomes.inc({ outcome: "accepted_after_append_error" });
-        return orderId;
-      }
-      this.outcomes.inc({ outcome: "not_accepted" });
-      throw new AppError("not_accepted", undefined, 1);
-    }
-    this.outcomes.inc({ outcome: "accepted" });
-    return orderId;
   }
 
   /**
-   * After an append that reported failure: the message may have landed anyway, and a worker may
-   * already have confirmed its reservation, in which case the order is stored and the buyer must
-   * hear 202. Otherwise the reservation is released (as `not_accepted`, so a worker that meets the
-   * message later drops it). If the release cannot be made now, the reservation stays and expires.
-   * Returns true when the order turned out to be accepted.
+   * A request whose key already names an order: answered with that order's real state. An
+   * undecided one (its intake may have died before appending) is appended again, then settled as
+   * accepted before answering 202; the worker stores an order id once, however often it arrives.
    */
-  private async releaseUnlessStored(orderId: string, sku: string): Promise<boolean> {
-    const inventory = this.deps.clients.inventory;
+  private async replay(
+    order: PlaceOrder,
+    key: string,
+    first: Extract<ReserveResult, { outcome: "duplicate" }>,
+  ): Promise<string> {
+    if (first.sku !== order.sku || first.quantity !== order.quantity) {
+      this.outcomes.inc({ outcome: "idempotency_key_reused" });
+      throw AppError.refusal("idempotency_key_reused");
+    }
+    this.outcomes.inc({ outcome: "replayed" });
+    if (first.state === "accepted") return first.orderId;
+    if (first.state === "releasing") throw new AppError("not_accepted", undefined, 1);
+    const product = await this.productFor(order.sku);
+    const again = this.requestFor(first.orderId, order, product, key, first.reservedAt);
+    // If this append fails the order's fate is still open: its first append may have landed.
+    if (!(await this.append(again))) throw this.outcomeUnknown(first.orderId);
+    switch (await this.settle({ orderId: first.orderId, sku: order.sku }, "accept")) {
+      case "accepted":
+        return first.orderId;
+      case "rejected":
+        // Its first intake answered 503 first: the order will never be stored, the key is free.
+        throw new AppError("not_accepted", undefined, 1);
+      case "unknown":
+        throw this.outcomeUnknown(first.orderId);
+    }
+  }
+
+  private async refuse(
+    order: PlaceOrder,
+    result: Extract<ReserveResult, { outcome: "refused" }>,
+  ): Promise<never> {
+    this.outcomes.inc({ outcome: result.reason });
+    switch (result.reason) {
+      case "sold_out":
+        if (result.available === 0 && result.version !== undefined) {
+          this.deps.soldOut.learn({ sku: order.sku, available: 0, version: result.version });
+        }
+        throw AppError.refusal(
+          "sold_out",
+          result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
+        );
+      case "limit_exceeded":
+        throw AppError.refusal("limit_exceeded");
+      case "sale_not_open":
+        throw AppError.refusal("sale_not_open");
+      case "no_sale":
+        if (!(await this.deps.clients.catalog.productBySku({ sku: order.sku }))) {
+          throw AppError.refusal("unknown_sku", `No product has SKU "${order.sku}".`);
+        }
+        throw AppError.refusal("sale_not_open");
+    }
+  }
+
+  /** True once the order request is durable; false when the append failed (it may have landed). */
+  private async append(request: OrderRequest): Promise<boolean> {
     try {
-      const { released } = await inventory.release({
-        reservations: [{ orderId, sku }],
-        reason: "not_accepted",
+      await this.deps.stream.append(ORDER_REQUESTS_TOPIC, encodeOrderRequest(request), {
+        dedupId: request.orderId,
       });
-      if (released.includes(orderId)) return false;
-      return (await inventory.reservation({ orderId }))?.status === "confirmed";
-    } catch {
+      return true;
+    } catch (error) {
+      this.deps.logger.error({ err: error, orderId: request.orderId }, "durable append failed");
       return false;
     }
+  }
+
+  /** The inventory's decision on a reservation; "unknown" when it could not be asked. */
+  private async settle(
+    ref: { orderId: string; sku: string },
+    decision: "accept" | "reject",
+  ): Promise<"accepted" | "rejected" | "unknown"> {
+    try {
+      return (await this.deps.clients.inventory.settle({ ...ref, decision })).outcome;
+    } catch (error) {
+      this.deps.logger.error({ err: error, orderId: ref.orderId, decision }, "settling a reservation failed");
+      return "unknown";
+    }
+  }
+
+  private accepted(orderId: string, outcome: "accepted" | "accepted_after_append_error"): string {
+    this.outcomes.inc({ outcome });
+    return orderId;
+  }
+
+  /** The order may or may not stand, and nothing here can tell now: say so, and how to find out. */
+  private outcomeUnknown(orderId: string): AppError {
+    this.outcomes.inc({ outcome: "outcome_unknown" });
+    return new AppError(
+      "outcome_unknown",
+      `Order ${orderId} may or may not have been accepted. Retry with the same Idempotency-Key to learn which, or look at GET /orders/${orderId}.`,
+      1,
+      { orderId },
+    );
   }
 
   /** The product an order is priced from; its sale exists, so the product does too. */

@@ -40,7 +40,6 @@ export class OrderWriter {
   /** Messages per batch: the configured size, or less under a write ceiling (see the constructor). */
   private readonly batchSize: number;
   private readonly stored;
-  private readonly cancelled;
   private readonly batches;
   private readonly dropped;
 
@@ -57,14 +56,9 @@ export class OrderWriter {
       "orders_stored_total",
       "Orders written to the database by workers.",
     );
-    this.cancelled = options.metrics.counter(
-      "orders_cancelled_total",
-      "Orders cancelled by workers, by reason.",
-      ["reason"],
-    );
     this.dropped = options.metrics.counter(
       "orders_dropped_total",
-      "Order messages not stored because the intake had answered 503 for them (their buyers retried).",
+      "Order messages not stored because their reservation was released or never written: no buyer was told 202 for them.",
     );
     this.batches = options.metrics.histogram(
       "orders_write_batch_seconds",
@@ -113,7 +107,7 @@ export class OrderWriter {
     const log = this.options.logger;
     for (const delayMs of BATCH_RETRY_DELAYS_MS) {
       try {
-        await this.process(deliveries);
+        await this.storeBatch(deliveries);
         return;
       } catch (error) {
         log.error(
@@ -126,7 +120,7 @@ export class OrderWriter {
     }
     for (const delivery of deliveries) {
       try {
-        await this.process([delivery]);
+        await this.storeBatch([delivery]);
       } catch (error) {
         log.error({ err: error, messageId: delivery.id }, "storing an order failed; giving it back");
         await delivery.nak(RETRY_DELAY_MS).catch(() => {});
@@ -134,7 +128,11 @@ export class OrderWriter {
     }
   }
 
-  private async process(deliveries: readonly Delivery[]): Promise<void> {
+  /**
+   * Stores one batch: confirms its reservations, inserts the confirmed orders, acks every message.
+   * Throws (acking nothing) when a dependency fails. The loop calls it; so do tests.
+   */
+  async storeBatch(deliveries: readonly Delivery[]): Promise<void> {
     const started = performance.now();
     const valid: { delivery: Delivery; request: OrderRequest }[] = [];
     for (const delivery of deliveries) {
@@ -149,27 +147,23 @@ export class OrderWriter {
     if (valid.length === 0) return;
 
     // Confirm first, then store: a crash in between leaves the messages unacked, and the
-    // redelivery finds the reservations confirmed already (confirm is idempotent).
+    // redelivery finds the reservations confirmed already (confirm is idempotent). The
+    // reservation's row decides: only an order whose reservation it confirms is ever stored.
     const outcome = await this.options.inventory.confirm({
       reservations: valid.map(({ request }) => ({ orderId: request.orderId, sku: request.sku })),
     });
-    if (outcome.beingReleased.length > 0) {
-      // Its buyer was just told 503 (or it expired); in a moment the release is written and it is
-      // clear which. The whole batch is tried again (confirmations are idempotent).
-      throw new Error(`${outcome.beingReleased.length} reservations are being released; retrying the batch`);
-    }
-    // The intake answered 503 for these (its append failed, yet the message landed): the buyer
-    // retries and gets a new order, so this one is dropped, not stored.
-    const neverAccepted = new Set(outcome.neverAccepted);
-    if (neverAccepted.size > 0) {
-      this.dropped.inc(neverAccepted.size);
-      this.options.logger.warn({ orders: [...neverAccepted] }, "dropped orders whose buyers were told 503");
+    // Released (its intake answered 503, or it expired with nothing in the queue) or never written
+    // (its reserve was refused): no buyer was told 202 for these, so they are not stored.
+    const notConfirmed = new Set(outcome.notConfirmed);
+    if (notConfirmed.size > 0) {
+      this.dropped.inc(notConfirmed.size);
+      this.options.logger.warn({ orders: [...notConfirmed] }, "dropped orders no buyer was told 202 for");
     }
 
     // One INSERT per physical shard, all shards in parallel.
     const byShard = new Map<OrderStore, OrderRequest[]>();
     for (const { request } of valid) {
-      if (neverAccepted.has(request.orderId)) continue;
+      if (notConfirmed.has(request.orderId)) continue;
       const store = this.storeFor(shardOfSnowflake(request.orderId)!);
       const list = byShard.get(store);
       if (list) list.push(request);
@@ -180,22 +174,6 @@ export class OrderWriter {
       [...byShard].map(([store, requests]) => store.insertCreated(requests, storedAt)),
     );
     this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
-
-    const notConfirmed = outcome.notConfirmed.filter((id) => !neverAccepted.has(id));
-    if (notConfirmed.length > 0) {
-      // The reservation expired while the order waited in the queue: its stock went back on sale,
-      // so the order cannot be honoured. Cancel it rather than oversell.
-      const rejected = new Set(notConfirmed);
-      await Promise.all(
-        [...byShard].map(([store, requests]) => {
-          const ids = requests.filter((r) => rejected.has(r.orderId)).map((r) => r.orderId);
-          return ids.length > 0
-            ? store.transition(ids, "created", "cancelled", "reservation_expired", storedAt)
-            : undefined;
-        }),
-      );
-      this.cancelled.inc({ reason: "reservation_expired" }, notConfirmed.length);
-    }
     await Promise.all(valid.map(({ delivery }) => delivery.ack()));
     this.batches.observe((performance.now() - started) / 1000);
   }

@@ -1,12 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openReservationBook } from "../../../src/platform/reservations/open-reservation-book.js";
-import type { ReservationBook } from "../../../src/platform/reservations/reservation-book.js";
+import {
+  firstVersionOf,
+  OrderIdInUseError,
+  type Reservation,
+  type ReservationBook,
+} from "../../../src/platform/reservations/reservation-book.js";
 import { serverAvailable, servers } from "../../support/infra.js";
 import { type RedisCluster, redisBinariesAvailable, startRedisCluster } from "../../support/redis-cluster.js";
 
-const NOW = Date.parse("2026-06-01T12:00:00Z");
 const TTL = 60_000;
+const HOUR = 3_600_000;
 
 const request = (orderId: string, userId: string, quantity = 1, key = orderId, sku = "S") => ({
   orderId,
@@ -16,6 +21,16 @@ const request = (orderId: string, userId: string, quantity = 1, key = orderId, s
   idempotencyKey: key,
 });
 const ref = (orderId: string, sku = "S") => ({ orderId, sku });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A sale open now (the book judges windows by its own clock: the real one). */
+const openTerms = (sku: string, stock: number, perUserLimit: number) => ({
+  sku,
+  stock,
+  perUserLimit,
+  startsAt: new Date(Date.now() - HOUR).toISOString(),
+  endsAt: new Date(Date.now() + HOUR).toISOString(),
+});
 
 /** One suite, every adapter: the Redis scripts must decide exactly as the in-process ledger does. */
 function reservationBookConformance(name: string, open: () => Promise<ReservationBook>) {
@@ -25,19 +40,25 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       await Promise.all(books.map((book) => book.close()));
     });
 
-    async function bookWithSale(stock = 10, perUserLimit = 2, sku = "S"): Promise<ReservationBook> {
+    async function freshBook(): Promise<ReservationBook> {
       const book = await open();
       books.push(book);
-      const terms = {
-        sku,
-        stock,
-        perUserLimit,
-        startsAt: "2026-06-01T00:00:00Z",
-        endsAt: "2026-06-02T00:00:00Z",
-      };
+      return book;
+    }
+
+    async function bookWithSale(stock = 10, perUserLimit = 2, sku = "S"): Promise<ReservationBook> {
+      const book = await freshBook();
+      const terms = openTerms(sku, stock, perUserLimit);
       expect(await book.defineSale(terms)).toBe(true);
       expect(await book.defineSale({ ...terms, stock: stock + 1 })).toBe(false); // kept, not overwritten
-      expect(await book.levels(sku)).toEqual({ sku, stock, available: stock, reserved: 0, sold: 0 });
+      expect(await book.levels(sku)).toEqual({
+        sku,
+        stock,
+        available: stock,
+        reserved: 0,
+        sold: 0,
+        epoch: 1,
+      });
       return book;
     }
 
@@ -45,24 +66,30 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       const book = await bookWithSale(7, 3);
       const decisions = await Promise.all(
         Array.from({ length: 200 }, (_, i) =>
-          book.reserve(request(`${i + 1}`, `u${i % 13}`, 1 + (i % 3)), NOW, TTL),
+          book.reserve(request(`${i + 1}`, `u${i % 13}`, 1 + (i % 3)), TTL),
         ),
       );
-      const sold = decisions.reduce(
-        (sum, d) => sum + (d.kind === "reserved" ? d.reservation.quantity : 0),
-        0,
-      );
-      expect(sold).toBe(7);
-      expect(await book.levels("S")).toEqual({ sku: "S", stock: 7, available: 0, reserved: 7, sold: 0 });
-      const versions = decisions.flatMap((d) => (d.kind === "reserved" ? [d.after.version] : []));
+      const reserved = decisions.flatMap((d) => (d.kind === "reserved" ? [d] : []));
+      expect(reserved.reduce((sum, d) => sum + d.reservation.quantity, 0)).toBe(7);
+      expect(await book.levels("S")).toMatchObject({ stock: 7, available: 0, reserved: 7, sold: 0 });
+      const versions = reserved.map((d) => d.after.version);
       expect(new Set(versions).size).toBe(versions.length); // each change has its own version
+      expect(Math.min(...versions)).toBeGreaterThan(firstVersionOf(1));
+      // Each reservation claims its own range of units in the epoch: the "taken" counts, sorted,
+      // step by exactly each reservation's quantity.
+      const byTaken = [...reserved].sort((a, b) => a.fence.taken - b.fence.taken);
+      let taken = 0;
+      for (const d of byTaken) {
+        taken += d.reservation.quantity;
+        expect(d.fence).toEqual({ epoch: 1, taken });
+      }
     });
 
     it("checks the idempotency key before stock and limits: a replay never takes stock twice", async () => {
       const book = await bookWithSale(1, 1);
-      const first = await book.reserve(request("1", "u", 1, "k"), NOW, TTL);
+      const first = await book.reserve(request("1", "u", 1, "k"), TTL);
       expect(first).toMatchObject({ kind: "reserved", after: { available: 0 } });
-      const replay = await book.reserve(request("2", "u", 1, "k"), NOW, TTL);
+      const replay = await book.reserve(request("2", "u", 1, "k"), TTL);
       expect(replay).toMatchObject({
         kind: "duplicate",
         reservation: { orderId: "1", userId: "u", quantity: 1, idempotencyKey: "k", status: "reserved" },
@@ -70,147 +97,163 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       expect((await book.levels("S"))?.available).toBe(0);
     });
 
-    it("refuses outside the window, over the user's limit, past the stock, and without a sale", async () => {
+    it("refuses outside the window (by its own clock), over the user's limit, past the stock, and without a sale", async () => {
       const book = await bookWithSale(3, 2);
-      expect(await book.reserve(request("1", "u"), Date.parse("2026-05-31T23:59:59Z"), TTL)).toMatchObject({
+      await book.defineSale({
+        ...openTerms("LATER", 5, 1),
+        startsAt: new Date(Date.now() + HOUR).toISOString(),
+      });
+      await book.defineSale({ ...openTerms("OVER", 5, 1), endsAt: new Date(Date.now() - 1).toISOString() });
+      expect(await book.reserve(request("1", "u", 1, "1", "LATER"), TTL)).toMatchObject({
         reason: "sale_not_open",
       });
-      expect(await book.reserve(request("2", "u"), Date.parse("2026-06-02T00:00:00Z"), TTL)).toMatchObject({
+      expect(await book.reserve(request("2", "u", 1, "2", "OVER"), TTL)).toMatchObject({
         reason: "sale_not_open",
       });
-      expect(await book.reserve(request("3", "u", 3), NOW, TTL)).toMatchObject({ reason: "limit_exceeded" });
-      expect((await book.reserve(request("4", "u", 2), NOW, TTL)).kind).toBe("reserved");
-      expect(await book.reserve(request("5", "u", 1), NOW, TTL)).toMatchObject({ reason: "limit_exceeded" });
-      expect(await book.reserve(request("6", "v", 2), NOW, TTL)).toMatchObject({
+      expect(await book.reserve(request("3", "u", 3), TTL)).toMatchObject({ reason: "limit_exceeded" });
+      expect((await book.reserve(request("4", "u", 2), TTL)).kind).toBe("reserved");
+      expect(await book.reserve(request("5", "u", 1), TTL)).toMatchObject({ reason: "limit_exceeded" });
+      expect(await book.reserve(request("6", "v", 2), TTL)).toMatchObject({
         reason: "sold_out",
         available: 1,
       });
-      expect((await book.reserve(request("7", "x", 1, "g"), NOW, TTL)).kind).toBe("reserved");
-      expect(await book.reserve(request("8", "y", 1), NOW, TTL)).toMatchObject({
+      expect((await book.reserve(request("7", "x", 1, "g"), TTL)).kind).toBe("reserved");
+      expect(await book.reserve(request("8", "y", 1), TTL)).toMatchObject({
         reason: "sold_out",
         available: 0,
       });
-      expect(await book.reserve(request("9", "z", 1, "9", "OTHER"), NOW, TTL)).toMatchObject({
+      expect(await book.reserve(request("9", "z", 1, "9", "OTHER"), TTL)).toMatchObject({
         reason: "no_sale",
       });
     });
 
-    it("aborting a release keeps the reservation live and confirmable", async () => {
-      const book = await bookWithSale(1, 1);
-      await book.reserve(request("1", "u1"), NOW, TTL);
-      expect(await book.beginRelease(ref("1"), NOW + TTL)).toMatchObject({
-        orderId: "1",
-        status: "releasing",
-      });
-      expect(await book.expired(NOW + TTL, 10)).toEqual([]); // being released: not offered again
-      await book.abortRelease(ref("1"));
-      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1 });
-      expect(await book.expired(NOW + TTL, 10)).toEqual([ref("1")]);
-      expect((await book.confirm([ref("1")])).confirmed.map((r) => r.status)).toEqual(["confirmed"]);
+    it("refuses an order id that already names a reservation instead of overwriting it", async () => {
+      const book = await bookWithSale(5, 5);
+      expect((await book.reserve(request("1", "u", 1, "a"), TTL)).kind).toBe("reserved");
+      await expect(book.reserve(request("1", "v", 2, "b"), TTL)).rejects.toBeInstanceOf(OrderIdInUseError);
+      expect(await book.get(ref("1"))).toMatchObject({ userId: "u", quantity: 1, idempotencyKey: "a" });
+      expect(await book.levels("S")).toMatchObject({ reserved: 1, available: 4 });
     });
 
-    it("confirms, releases and expires, returning stock and the user's allowance", async () => {
-      const book = await bookWithSale(2, 1);
-      await book.reserve(request("1", "u1"), NOW, TTL);
-      await book.reserve(request("2", "u2"), NOW, TTL);
-      const first = await book.confirm([ref("1"), ref("404")]);
-      expect(first.confirmed).toMatchObject([
-        { orderId: "1", userId: "u1", quantity: 1, status: "confirmed" },
-      ]);
-      expect(first.notConfirmed).toEqual([ref("404")]);
-      expect((await book.confirm([ref("1")])).confirmed).toHaveLength(1); // idempotent
-      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1, sold: 1 });
-      expect(await book.expired(NOW + TTL - 1, 10)).toEqual([]);
-      expect(await book.expired(NOW + TTL, 10)).toEqual([ref("2")]);
-      expect(await book.beginRelease(ref("2"), NOW + TTL)).toMatchObject({ orderId: "2" });
-      // Cannot become a sale now; the caller asks again once the release is written.
-      expect(await book.confirm([ref("2")])).toEqual({
-        confirmed: [],
-        notConfirmed: [],
-        beingReleased: [ref("2")],
-      });
-      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1 }); // held until durable
-      const change = await book.finishRelease(ref("2"));
-      expect(change).toMatchObject({ sku: "S", available: 1 });
-      expect(await book.beginRelease(ref("2"), NOW + TTL)).toBeUndefined();
-      expect(await book.beginRelease(ref("1"), NOW + TTL)).toBeUndefined(); // a confirmed sale is not released by expiry
-      expect(await book.levels("S")).toMatchObject({ available: 1, reserved: 0, sold: 1 });
-      // u2's allowance and key are free again.
-      expect((await book.reserve(request("3", "u2", 1, "2"), NOW, TTL)).kind).toBe("reserved");
-    });
-
-    it("finds releases abandoned past their deadline", async () => {
+    it("accepts: an accepted reservation never expires, cannot be released, and can be confirmed", async () => {
       const book = await bookWithSale(2, 2);
-      await book.reserve(request("1", "u1"), NOW, TTL);
-      await book.beginRelease(ref("1"), NOW + 1000);
-      expect(await book.staleReleases(NOW + 999, 10)).toEqual([]);
-      expect(await book.staleReleases(NOW + 1000, 10)).toEqual([ref("1")]);
-      await book.abortRelease(ref("1"));
-      expect(await book.staleReleases(NOW + 5000, 10)).toEqual([]);
-      await book.beginRelease(ref("1"), NOW + 1000);
-      await book.finishRelease(ref("1"));
-      expect(await book.staleReleases(NOW + 5000, 10)).toEqual([]);
+      await book.reserve(request("1", "u"), 1);
+      await book.reserve(request("2", "u"), 1);
+      await sleep(10);
+      expect(await book.transition("accept", ref("1"))).toMatchObject({
+        outcome: "ok",
+        reservation: { status: "accepted" },
+      });
+      expect(await book.transition("accept", ref("1"))).toMatchObject({ outcome: "ok" }); // idempotent
+      expect(await book.expired(10)).toEqual([ref("2")]); // only the undecided one
+      expect(await book.transition("begin-release", ref("1"), TTL)).toMatchObject({
+        outcome: "refused",
+        reservation: { status: "accepted" },
+      });
+      expect(await book.transition("finish-release", ref("1"))).toMatchObject({ outcome: "refused" });
+      expect(await book.levels("S")).toMatchObject({ reserved: 2, sold: 0 });
+      expect(await book.transition("confirm", ref("1"))).toMatchObject({
+        outcome: "ok",
+        reservation: { status: "confirmed" },
+      });
+      expect(await book.transition("accept", ref("1"))).toMatchObject({
+        outcome: "ok",
+        reservation: { status: "confirmed" },
+      });
+      expect(await book.levels("S")).toMatchObject({ reserved: 1, sold: 1, available: 0 });
+      expect(await book.transition("accept", ref("404"))).toEqual({ outcome: "unknown" });
     });
 
-    it("adopts a live reservation it lost, only while stock allows", async () => {
+    it("begins, aborts and finishes releases; a release holds its units until it finishes", async () => {
       const book = await bookWithSale(2, 1);
-      await book.reserve(request("1", "u1", 1, "k1"), NOW, TTL);
-      const lost = {
-        orderId: "9",
-        sku: "S",
-        userId: "u9",
-        quantity: 1,
-        idempotencyKey: "k9",
-        status: "reserved" as const,
-        reservedAtMs: NOW,
-        expiresAtMs: NOW + TTL,
-      };
-      expect(await book.adopt({ ...lost, orderId: "8", userId: "u1", idempotencyKey: "k1" })).toBe(
-        "conflict",
-      );
-      expect(await book.adopt({ ...lost, sku: "NONE" })).toBe("no_sale");
-      expect(await book.adopt(lost)).toBe("adopted");
-      expect(await book.adopt(lost)).toBe("present");
-      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 2 });
-      expect(await book.adopt({ ...lost, orderId: "10", userId: "u10", idempotencyKey: "k10" })).toBe(
-        "no_stock",
-      );
-      expect(await book.reserve(request("11", "u9", 1, "k9"), NOW, TTL)).toMatchObject({
-        kind: "duplicate",
-        reservation: { orderId: "9" },
+      await book.reserve(request("1", "u1"), 1);
+      await book.reserve(request("2", "u2"), TTL);
+      await sleep(10);
+      expect(await book.expired(10)).toEqual([ref("1")]);
+      expect(await book.transition("begin-release", ref("1"), TTL)).toMatchObject({
+        outcome: "ok",
+        reservation: { status: "releasing" },
       });
-      expect((await book.confirm([ref("9")])).confirmed).toHaveLength(1);
-      expect(await book.expired(NOW + TTL, 10)).toEqual([ref("1")]);
+      expect(await book.expired(10)).toEqual([]); // being released: not offered again
+      // Cannot become a sale now: the record decides, and the book mirrors it afterwards.
+      expect(await book.transition("confirm", ref("1"))).toMatchObject({ outcome: "refused" });
+      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 2 });
+      await book.transition("abort-release", ref("1"));
+      expect(await book.get(ref("1"))).toMatchObject({ status: "reserved" });
+      expect(await book.expired(10)).toEqual([ref("1")]);
+      await book.transition("begin-release", ref("1"), TTL);
+      const finished = await book.transition("finish-release", ref("1"));
+      expect(finished).toMatchObject({ outcome: "ok", change: { sku: "S", available: 1 } });
+      expect(await book.get(ref("1"))).toBeUndefined();
+      // u1's allowance and key are free again.
+      expect((await book.reserve(request("3", "u1", 1, "1"), TTL)).kind).toBe("reserved");
+      // The record released a reservation the book still thought reserved: it follows.
+      expect(await book.transition("finish-release", ref("2"))).toMatchObject({
+        outcome: "ok",
+        change: { available: 1 },
+      });
+      expect(await book.levels("S")).toMatchObject({ available: 1, reserved: 1, sold: 0 });
+    });
+
+    it("confirms idempotently; a confirmed sale is not released or expired", async () => {
+      const book = await bookWithSale(2, 1);
+      const reserved = await book.reserve(request("1", "u1"), 1);
+      expect(await book.transition("confirm", ref("1"))).toMatchObject({
+        outcome: "ok",
+        reservation: { status: "confirmed" },
+      });
+      expect(await book.transition("confirm", ref("1"))).toMatchObject({ outcome: "ok" });
+      await sleep(10);
+      expect(await book.expired(10)).toEqual([]);
+      expect(await book.transition("begin-release", ref("1"), TTL)).toMatchObject({ outcome: "refused" });
+      // Confirming changes nothing available: no new version.
+      const next = await book.reserve(request("2", "u2"), TTL);
+      expect(
+        next.kind === "reserved" &&
+          reserved.kind === "reserved" &&
+          next.after.version - reserved.after.version,
+      ).toBe(1);
+      expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1, sold: 1 });
+    });
+
+    it("finds releases abandoned past their deadline, by its own clock", async () => {
+      const book = await bookWithSale(2, 2);
+      await book.reserve(request("1", "u1"), TTL);
+      await book.transition("begin-release", ref("1"), 1);
+      await sleep(10);
+      expect(await book.staleReleases(10)).toEqual([ref("1")]);
+      await book.transition("abort-release", ref("1"));
+      expect(await book.staleReleases(10)).toEqual([]);
+      await book.transition("begin-release", ref("1"), TTL);
+      expect(await book.staleReleases(10)).toEqual([]);
     });
 
     it("forgets a reservation whose write failed, as if it never happened", async () => {
       const book = await bookWithSale(1, 1);
-      await book.reserve(request("1", "u", 1, "k"), NOW, TTL);
-      expect(await book.forget(ref("1"))).toMatchObject({ available: 1 });
-      expect(await book.forget(ref("1"))).toBeUndefined();
-      expect((await book.reserve(request("2", "u", 1, "k"), NOW, TTL)).kind).toBe("reserved");
+      await book.reserve(request("1", "u", 1, "k"), TTL);
+      expect(await book.transition("forget", ref("1"))).toMatchObject({
+        outcome: "ok",
+        change: { available: 1 },
+      });
+      expect(await book.transition("forget", ref("1"))).toEqual({ outcome: "unknown" });
+      expect((await book.reserve(request("2", "u", 1, "k"), TTL)).kind).toBe("reserved");
     });
 
-    it("restores a sale from the durable record only when it holds none, never overwriting one", async () => {
-      const book = await open();
-      books.push(book);
-      const terms = {
-        sku: "R",
-        stock: 5,
-        perUserLimit: 2,
-        startsAt: "2026-06-01T00:00:00Z",
-        endsAt: "2026-06-02T00:00:00Z",
-      };
-      const rows = [
+    it("loads a SKU from the record under a newer epoch, replacing what it held; never an older one", async () => {
+      const book = await bookWithSale(5, 2, "R");
+      // What the book held before (it is about to be replaced wholesale).
+      await book.reserve(request("100", "gone", 1, "gone", "R"), TTL);
+      const at = Date.now();
+      const live: Reservation[] = [
         {
           orderId: "1",
           sku: "R",
           userId: "a",
           quantity: 2,
           idempotencyKey: "ka",
-          status: "confirmed" as const,
-          reservedAtMs: NOW,
-          expiresAtMs: NOW + TTL,
+          status: "confirmed",
+          reservedAtMs: at,
+          expiresAtMs: at + TTL,
         },
         {
           orderId: "2",
@@ -218,26 +261,54 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
           userId: "b",
           quantity: 1,
           idempotencyKey: "kb",
-          status: "reserved" as const,
-          reservedAtMs: NOW,
-          expiresAtMs: NOW + TTL,
+          status: "reserved",
+          reservedAtMs: at,
+          expiresAtMs: at - 1,
+        },
+        {
+          orderId: "3",
+          sku: "R",
+          userId: "c",
+          quantity: 1,
+          idempotencyKey: "kc",
+          status: "accepted",
+          reservedAtMs: at,
+          expiresAtMs: at - 1,
         },
       ];
-      expect(await book.restore(terms, rows)).toBe(true);
-      expect(await book.levels("R")).toEqual({ sku: "R", stock: 5, available: 2, reserved: 1, sold: 2 });
-      expect(await book.reserve(request("3", "a", 1, "x", "R"), NOW, TTL)).toMatchObject({
+      const terms = openTerms("R", 5, 2);
+      expect(await book.load({ terms, epoch: 3, reservations: live })).toBe(true);
+      expect(await book.levels("R")).toEqual({
+        sku: "R",
+        stock: 5,
+        available: 1,
+        reserved: 2,
+        sold: 2,
+        epoch: 3,
+      });
+      expect(await book.get(ref("100", "R"))).toBeUndefined();
+      expect(await book.reserve(request("4", "a", 1, "x", "R"), TTL)).toMatchObject({
         reason: "limit_exceeded",
       });
-      expect(await book.reserve(request("4", "b", 1, "kb", "R"), NOW, TTL)).toMatchObject({
+      expect(await book.reserve(request("5", "b", 1, "kb", "R"), TTL)).toMatchObject({
         kind: "duplicate",
         reservation: { orderId: "2" },
       });
-      expect(await book.expired(NOW + TTL, 10)).toEqual([ref("2", "R")]);
-      const versionBefore = await book.reserve(request("5", "c", 1, "c", "R"), NOW, TTL);
-      expect(versionBefore.kind === "reserved" && versionBefore.after.version).toBeGreaterThan(NOW);
-      expect(await book.restore({ ...terms, stock: 50 }, [])).toBe(false);
-      expect(await book.levels("R")).toMatchObject({ stock: 5, available: 1 });
+      expect(await book.expired(10)).toEqual([ref("2", "R")]); // the accepted one never expires
+      const next = await book.reserve(request("6", "gone", 1, "gone", "R"), TTL);
+      expect(next).toMatchObject({
+        kind: "reserved",
+        after: { version: firstVersionOf(3) + 1 },
+        fence: { epoch: 3, taken: 1 },
+      });
+      // Another process loading the same epoch, or an older one, changes nothing.
+      expect(await book.load({ terms: { ...terms, stock: 50 }, epoch: 3, reservations: [] })).toBe(false);
+      expect(await book.load({ terms: { ...terms, stock: 50 }, epoch: 2, reservations: [] })).toBe(false);
+      expect(await book.levels("R")).toMatchObject({ stock: 5, available: 0, epoch: 3 });
       expect((await book.allLevels()).map((l) => l.sku)).toContain("R");
+      // A SKU it never had is loaded too.
+      expect(await book.load({ terms: openTerms("NEW", 2, 1), epoch: 7, reservations: [] })).toBe(true);
+      expect(await book.levels("NEW")).toMatchObject({ available: 2, epoch: 7 });
     });
   });
 }

@@ -60,8 +60,6 @@ describe("order worker during a dependency outage", () => {
         return {
           confirmed: reservations.map((r) => r.orderId),
           notConfirmed: [],
-          neverAccepted: [],
-          beingReleased: [],
         };
       },
     } as unknown as InventoryApi;

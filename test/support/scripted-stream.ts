@@ -1,0 +1,131 @@
+import type {
+  AppendOptions,
+  ConsumerGroup,
+  DeadLetter,
+  Delivery,
+  GroupOptions,
+  ReplayResult,
+  Stream,
+  TopicStats,
+} from "../../src/platform/queue/stream.js";
+
+/** What one append does: as asked, or fails before storing, or stores and then reports failure. */
+export type AppendFate = "ok" | "fail" | "lands-then-fails";
+
+/** An append held by the test until it decides its fate. */
+export interface HeldAppend {
+  /** The order id of the message (its dedup id). */
+  readonly dedupId: string | undefined;
+  settle(fate: AppendFate): void;
+}
+
+interface Message {
+  readonly seq: number;
+  readonly data: Uint8Array;
+  acked: boolean;
+  inFlight: boolean;
+  attempts: number;
+}
+
+/**
+ * An in-memory Stream for deterministic tests of the order path, with faults where real brokers
+ * have them: an append can fail, hang until the test says, or land and still report failure (a
+ * broker that stored the message but whose acknowledgement was lost). One topic's groups share the
+ * message list; redelivery happens when the test asks (`redeliverInFlight`), not on a timer.
+ */
+export class ScriptedStream implements Stream {
+  private readonly messages: Message[] = [];
+  private readonly planned: AppendFate[] = [];
+  private holdNext = 0;
+  private readonly waiting: ((held: HeldAppend) => void)[] = [];
+  readonly held: HeldAppend[] = [];
+
+  /** The next appends (in order) meet these fates; unplanned ones succeed. */
+  plan(...fates: AppendFate[]): void {
+    this.planned.push(...fates);
+  }
+
+  /** The next append waits for `settle`; resolves with it once it has started. */
+  hold(): Promise<HeldAppend> {
+    this.holdNext++;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Every message appended (landed), in order, as its text. */
+  landed(): string[] {
+    return this.messages.map((m) => Buffer.from(m.data).toString("utf8"));
+  }
+
+  async append(_topic: string, data: Uint8Array, options?: AppendOptions): Promise<void> {
+    if (this.holdNext > 0) {
+      this.holdNext--;
+      const fate = await new Promise<AppendFate>((resolve) => {
+        const held: HeldAppend = { dedupId: options?.dedupId, settle: resolve };
+        this.held.push(held);
+        this.waiting.shift()?.(held);
+      });
+      return this.apply(fate, data);
+    }
+    return this.apply(this.planned.shift() ?? "ok", data);
+  }
+
+  private apply(fate: AppendFate, data: Uint8Array): void {
+    if (fate === "fail") throw new Error("append failed (scripted)");
+    this.messages.push({ seq: this.messages.length, data, acked: false, inFlight: false, attempts: 0 });
+    if (fate === "lands-then-fails")
+      throw new Error("append landed but its acknowledgement was lost (scripted)");
+  }
+
+  /** Makes every delivered, unacked message deliverable again (a worker died holding them). */
+  redeliverInFlight(): void {
+    for (const message of this.messages) message.inFlight = false;
+  }
+
+  group(_topic: string, _group: string, _options: GroupOptions): ConsumerGroup {
+    const messages = this.messages;
+    return {
+      async fetch(max: number, waitMs: number): Promise<Delivery[]> {
+        let ready = messages.filter((m) => !m.acked && !m.inFlight).slice(0, max);
+        if (ready.length === 0) {
+          // As a real group does, wait a little for messages (never spin the event loop).
+          await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 5)));
+          ready = messages.filter((m) => !m.acked && !m.inFlight).slice(0, max);
+        }
+        return ready.map((message) => {
+          message.inFlight = true;
+          message.attempts++;
+          return {
+            id: String(message.seq),
+            data: message.data,
+            attempt: message.attempts,
+            ack: async () => {
+              message.acked = true;
+              message.inFlight = false;
+            },
+            nak: async () => {
+              message.inFlight = false;
+            },
+          };
+        });
+      },
+      async lag(): Promise<number> {
+        return messages.filter((m) => !m.acked).length;
+      },
+      async close(): Promise<void> {},
+    };
+  }
+
+  async stats(topic: string): Promise<TopicStats> {
+    return { topic, appended: this.messages.length, deadLetters: 0, groups: [] };
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return [];
+  }
+
+  async replayDeadLetters(): Promise<ReplayResult> {
+    return { replayed: 0, missing: [] };
+  }
+
+  async close(): Promise<void> {}
+}
