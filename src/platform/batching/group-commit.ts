@@ -51,7 +51,9 @@ export class GroupCommit<T, R = void> {
     const batch = this.pending.splice(0, this.maxBatch);
     try {
       const results = await this.flush(batch.map((entry) => entry.item));
-      batch.forEach((entry, index) => entry.resolve(results?.[index] as R));
+      batch.forEach((entry, index) => {
+        entry.resolve(results?.[index] as R);
+      });
     } catch (error) {
       for (const entry of batch) entry.reject(error);
     } finally {

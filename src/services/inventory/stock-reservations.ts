@@ -113,7 +113,7 @@ export class StockReservations {
   }
 
   private async write(decision: Extract<ReserveDecision, { kind: "reserved" }>): Promise<Attempt> {
-    const { book, loader, log, outcomes } = this.options;
+    const { loader, log, outcomes } = this.options;
     const { reservation, fence } = decision;
     const ref = refOf(reservation);
     let outcome: InsertOutcome;
