@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import memjs from "memjs";
 import type { Cache } from "./cache.js";
+import { addIfMissing, gets, setIfUnchanged } from "./memcached-cas.js";
 import {
   ConnectionErrorReporter,
   parseCacheUrl,
@@ -10,6 +11,16 @@ import {
   wholeTtlMs,
   withDeadline,
 } from "./remote-cache.js";
+import {
+  type CacheEntry,
+  checkVersion,
+  decideFill,
+  decideRetire,
+  decodeEntry,
+  encodeEntry,
+  type FillDecision,
+  type FillEntry,
+} from "./versioned-entry.js";
 
 const MEMCACHED_PORT = 11_211;
 /** Memcached's limit on key length, in bytes. */
@@ -17,6 +28,16 @@ const MAX_KEY_BYTES = 250;
 /** Memcached reads an expiry above 30 days as a Unix time, not as seconds from now. */
 const MAX_RELATIVE_EXPIRY_SECONDS = 60 * 60 * 24 * 30;
 const HASHED_KEY_PREFIX = "sha1:";
+/**
+ * A compare-and-set retries this often when another writer changed the key between its read and
+ * its write; each retry means someone else made progress, so a handful is plenty.
+ */
+const CAS_ATTEMPTS = 16;
+
+/** Thrown when a compare-and-set lost every attempt to other writers of the same key. */
+export class CacheContentionError extends Error {
+  override readonly name = "CacheContentionError";
+}
 
 /**
  * The key sent to Memcached. Keys longer than 250 bytes, or with a space, a control character or
@@ -121,7 +142,11 @@ function allServersAnswer(client: memjs.Client<string, Buffer | null>): Promise<
   });
 }
 
-/** Build it with `openMemcachedCache`, which also explains the failure behaviour. */
+/**
+ * Build it with `openMemcachedCache`, which also explains the failure behaviour. Versioned fills
+ * and retirements are compare-and-sets (`gets`, then `cas` or `add`), so they are atomic per key
+ * like Redis's scripts, at the price of two round trips.
+ */
 export class MemcachedCache implements Cache {
   /** Calls not yet settled; `close` lets them finish (each is bounded by its deadline). */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -158,6 +183,25 @@ export class MemcachedCache implements Cache {
     await this.bounded("delete", storedKey, () => this.client.delete(storedKey));
   }
 
+  async readEntry(key: string): Promise<CacheEntry | undefined> {
+    const stored = await this.get(key);
+    return stored === undefined ? undefined : decodeEntry(stored);
+  }
+
+  async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+    const encoded = encodeEntry(entry);
+    const decision = await this.compareAndSet("fill", key, ttlMs, encoded, (current) =>
+      decideFill(current, entry.version),
+    );
+    return decision !== "newer";
+  }
+
+  async retire(key: string, version: number, ttlMs: number): Promise<void> {
+    checkVersion(version);
+    const encoded = encodeEntry({ kind: "retired", version });
+    await this.compareAndSet("retire", key, ttlMs, encoded, (current) => decideRetire(current, version));
+  }
+
   /** Lets calls in flight settle, then ends the sockets. Later calls reject. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -165,6 +209,36 @@ export class MemcachedCache implements Cache {
       this.client.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * Reads the key with its CAS value, asks `decide`, and writes `encoded` only if the key has not
+   * changed since (CAS; ADD when it was missing). When it changed, reads and decides again.
+   */
+  private async compareAndSet(
+    operation: string,
+    key: string,
+    ttlMs: number,
+    encoded: string,
+    decide: (current: CacheEntry | undefined) => FillDecision,
+  ): Promise<FillDecision> {
+    const expires = memcachedExpiry(ttlMs);
+    const storedKey = memcachedKey(key);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const item = await this.bounded(`${operation} (gets)`, storedKey, () => gets(this.client, storedKey));
+      const decision = decide(item.value === null ? undefined : decodeEntry(item.value.toString("utf8")));
+      if (decision !== "store") return decision;
+      const cas = item.cas;
+      const written = await this.bounded(operation, storedKey, () =>
+        cas === null
+          ? addIfMissing(this.client, storedKey, encoded, expires)
+          : setIfUnchanged(this.client, storedKey, encoded, expires, cas),
+      );
+      if (written) return decision;
+    }
+    throw new CacheContentionError(
+      `memcached cache ${operation}: the key kept changing (${CAS_ATTEMPTS} attempts)`,
+    );
   }
 
   private bounded<T>(operation: string, storedKey: string, call: () => Promise<T>): Promise<T> {

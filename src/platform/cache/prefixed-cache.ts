@@ -1,4 +1,5 @@
 import type { Cache } from "./cache.js";
+import type { CacheEntry, FillEntry } from "./versioned-entry.js";
 
 /** Puts every key under a prefix, so deployments (or test runs) can share one cache server. */
 export class PrefixedCache implements Cache {
@@ -17,6 +18,18 @@ export class PrefixedCache implements Cache {
 
   delete(key: string): Promise<void> {
     return this.inner.delete(this.prefix + key);
+  }
+
+  readEntry(key: string): Promise<CacheEntry | undefined> {
+    return this.inner.readEntry(this.prefix + key);
+  }
+
+  fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+    return this.inner.fill(this.prefix + key, entry, ttlMs);
+  }
+
+  retire(key: string, version: number, ttlMs: number): Promise<void> {
+    return this.inner.retire(this.prefix + key, version, ttlMs);
   }
 
   close(): Promise<void> {

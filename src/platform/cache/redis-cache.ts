@@ -1,5 +1,7 @@
 import type { EventEmitter } from "node:events";
+import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
+import { LuaScript } from "../redis/lua-script.js";
 import type { Cache } from "./cache.js";
 import {
   ConnectionErrorReporter,
@@ -11,6 +13,16 @@ import {
   wholeTtlMs,
   withDeadline,
 } from "./remote-cache.js";
+import {
+  type CacheEntry,
+  checkVersion,
+  decodeEntry,
+  encodeEntry,
+  type FillEntry,
+} from "./versioned-entry.js";
+
+const fillScript = new LuaScript(fileURLToPath(new URL("./cache-fill-1.lua", import.meta.url)));
+const retireScript = new LuaScript(fileURLToPath(new URL("./cache-retire-1.lua", import.meta.url)));
 
 export type RedisConnection = Redis | Cluster;
 
@@ -158,8 +170,10 @@ function waitUntilReady(client: RedisConnection, timeoutMs: number): Promise<voi
 }
 
 /**
- * Redis or Redis Cluster behind the Cache port: strings in and out, TTL as `SET … PX`. Build it
- * with `openRedisCache`. It owns its connection: `close` ends it.
+ * Redis or Redis Cluster behind the Cache port: strings in and out, TTL as `SET … PX`; versioned
+ * fills and retirements are one Lua script each on the entry's one key, so they work on a cluster
+ * and are atomic on the server. Build it with `openRedisCache`. It owns its connection: `close`
+ * ends it.
  */
 export class RedisCache implements Cache {
   private readonly commandTimeoutMs: number;
@@ -190,6 +204,27 @@ export class RedisCache implements Cache {
 
   async delete(key: string): Promise<void> {
     await this.bounded("delete", () => this.client.del(key));
+  }
+
+  async readEntry(key: string): Promise<CacheEntry | undefined> {
+    const stored = await this.get(key);
+    return stored === undefined ? undefined : decodeEntry(stored);
+  }
+
+  async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+    const wholeMs = wholeTtlMs(ttlMs);
+    const encoded = encodeEntry(entry);
+    const outcome = await this.bounded("fill", () =>
+      fillScript.run(this.client, [key], [entry.version, encoded, wholeMs]),
+    );
+    return outcome !== "newer";
+  }
+
+  async retire(key: string, version: number, ttlMs: number): Promise<void> {
+    checkVersion(version);
+    const wholeMs = wholeTtlMs(ttlMs);
+    const encoded = encodeEntry({ kind: "retired", version });
+    await this.bounded("retire", () => retireScript.run(this.client, [key], [version, encoded, wholeMs]));
   }
 
   /** QUIT (pending replies arrive first), bounded by the command timeout; then the socket is dropped. */

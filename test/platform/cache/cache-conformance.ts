@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Cache } from "../../../src/platform/cache/cache.js";
+import { itFillsByVersion } from "./versioned-conformance.js";
 
 export interface CacheConformanceOptions {
   /**
@@ -155,6 +156,8 @@ export function describeCacheConformance(
       await Promise.all(candidates.map((value) => cache.set(k, value, LONG_TTL_MS)));
       expect(candidates).toContain(await cache.get(k));
     });
+
+    itFillsByVersion(() => cache, key, options);
 
     it("closes: idempotent, and calls after close settle instead of hanging", async () => {
       const other = await open();
