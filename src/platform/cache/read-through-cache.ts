@@ -10,10 +10,21 @@ import {
 import { AppError } from "../errors/catalogue.js";
 import type { Metrics } from "../observability/metrics.js";
 import { type Cache, jitteredTtl } from "./cache.js";
-import type { InvalidationBus } from "./invalidation-bus.js";
+import { type CacheClock, sleepOn, systemClock } from "./cache-clock.js";
+import type { InvalidationBus, Retirement } from "./invalidation-bus.js";
+import { L1Cache } from "./l1-cache.js";
 import type { LoadLock } from "./load-lock.js";
-import { MemoryCache } from "./memory-cache.js";
 import { SingleFlight } from "./singleflight.js";
+import type { CacheEntry, FillEntry } from "./versioned-entry.js";
+
+/** A value as the source gave it, with the source's version of it. */
+export interface Versioned {
+  readonly value: string;
+  readonly version: number;
+}
+
+/** Reads the source. Undefined: the source has nothing under the key (its version 0). */
+export type Loader = () => Promise<Versioned | undefined>;
 
 export interface ReadThroughOptions {
   /** Name for metrics (e.g. `catalog`). */
@@ -24,13 +35,21 @@ export interface ReadThroughOptions {
   readonly invalidation: InvalidationBus;
   readonly lock: LoadLock;
   /**
-   * How long L1 keeps an entry when there is an L2. It bounds staleness if an invalidation message
-   * is lost; with no L2, entries live for their full TTL (every write is local).
+   * How long L1 keeps an entry (up to 50 % more, jittered) when there is an L2, counted from the
+   * start of the read that produced it. It bounds staleness when an invalidation message is lost;
+   * with no L2, entries live for their full TTL (every write is local).
    */
   readonly l1TtlMs?: number;
   readonly l1MaxEntries?: number;
-  /** The second delete after a write; loads slower than this are not cached (see invalidate). */
-  readonly doubleDeleteDelayMs?: number;
+  /**
+   * A fill is stored only if the read it carries began less than this long ago. A write's
+   * retirement outlives this (`retireTtlMs`), so a fill it must beat cannot arrive after it is gone.
+   */
+  readonly maxFillAgeMs?: number;
+  /** How long a write's retirement stays in L2. Must exceed `maxFillAgeMs`. */
+  readonly retireTtlMs?: number;
+  /** How often a retirement that could not be written to L2 (or published) is tried again. */
+  readonly retryIntervalMs?: number;
   /** Database loads running at once; more wait in a queue (bounded), then fail. */
   readonly loadConcurrency?: number;
   readonly loadQueue?: number;
@@ -42,6 +61,10 @@ export interface ReadThroughOptions {
   readonly onError?: (error: unknown) => void;
   /** False turns caching off: every read goes to the source (a baseline for benchmarks). */
   readonly enabled?: boolean;
+  /** Time and timers (a simulation passes a virtual clock). Default: the system clock. */
+  readonly clock?: CacheClock;
+  /** Random numbers for TTL jitter. Default: Math.random. */
+  readonly random?: () => number;
 }
 
 export interface ReadOptions {
@@ -55,58 +78,83 @@ export interface ReadOptions {
   readonly admit?: (key: string) => Promise<boolean>;
 }
 
-const MISSING = "\u0000missing";
+export type FillOptions = Pick<ReadOptions, "ttlMs" | "missingTtlMs">;
+
 const LOCK_TTL_MS = 3000;
-const L2_DELETE_RETRY_MS = 500;
-/** Entries live at most their TTL (60 s for products) plus jitter: past that a delete is moot. */
-const L2_DELETE_RETRY_FOR_MS = 70_000;
+const LOCK_POLL_MS = 20;
+/** L1 TTLs get up to this fraction extra, so entries filled together do not all leave at once. */
+const L1_JITTER = 0.5;
 
 /**
  * Cache-aside reads through two levels, with the protections a flash sale needs:
- * - L1 (in-process LRU) in front of L2 (Redis / Memcached), L1 dropped everywhere on a write via
- *   the invalidation bus;
- * - consistency by delete-after-commit plus a delayed second delete, and loads slower than that
- *   delay are not written back (so a load that read the old row before the commit cannot outlive
- *   the second delete); the writing process bypasses the cache for that key until then, so it
- *   reads its own write;
+ * - L1 (in-process LRU) in front of L2 (Redis / Memcached);
+ * - consistency by versions: every fill carries the version its read found, and every level
+ *   stores it only if it holds nothing newer — neither a newer value nor the retirement a write
+ *   leaves (`invalidate`). A fill that read the source before a write therefore loses to that
+ *   write whatever its timing, in L1 and L2 alike; the warm (`prime`) is a fill like any other;
+ * - a write's process keeps a floor per written key, so it never hands out an older version
+ *   (it reads its own write); other processes get the floor by the invalidation message, and a
+ *   read never joins a load that began before the message or more than `l1TtlMs` ago;
  * - stampede protection: singleflight per key in the process, a short Redis lock across processes;
  * - degradation: L2 calls go through a circuit breaker, and database loads through a bulkhead
  *   (concurrency limit), so a dead cache makes reads slower, never wrong, and never floods the
- *   database.
+ *   database. Retirements bypass the breaker and are retried until they land, and each one that
+ *   lands is published again.
  */
 export class ReadThroughCache {
-  private readonly l1: MemoryCache;
-  private readonly flights = new SingleFlight<string>();
-  /** Loads for keys this process just wrote; separate so none joins a load begun before the write. */
-  private readonly freshFlights = new SingleFlight<string>();
-  private readonly recentlyWritten = new Map<string, number>();
+  private readonly l1: L1Cache;
+  private readonly flights: SingleFlight<string | undefined>;
+  private readonly clock: CacheClock;
+  private readonly random: () => number;
   private readonly l1TtlMs: number;
-  private readonly doubleDeleteDelayMs: number;
+  private readonly maxFillAgeMs: number;
+  private readonly retireTtlMs: number;
+  private readonly retryIntervalMs: number;
   private readonly lockWaitMs: number;
+  /** The longest TTL any L2 entry got: past it plus `maxFillAgeMs`, no older version is left anywhere. */
+  private longestTtlMs: number;
   private readonly breaker;
   private readonly loads;
   private readonly metrics;
+  private readonly labels;
 
   constructor(private readonly options: ReadThroughOptions) {
-    this.l1 = new MemoryCache({
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.l1 = new L1Cache({
       maxEntries: options.l1MaxEntries ?? 50_000,
       onEvict: () => this.metrics.evictions.inc({ cache: options.name }),
+      now: this.clock.now,
     });
+    this.flights = new SingleFlight(this.clock.now);
     this.l1TtlMs = options.l1TtlMs ?? 5000;
-    this.doubleDeleteDelayMs = options.doubleDeleteDelayMs ?? 500;
+    this.maxFillAgeMs = options.maxFillAgeMs ?? 10_000;
+    this.retireTtlMs = options.retireTtlMs ?? 60_000;
+    if (!(this.retireTtlMs > this.maxFillAgeMs)) {
+      throw new RangeError(
+        `retireTtlMs (${this.retireTtlMs}) must exceed maxFillAgeMs (${this.maxFillAgeMs})`,
+      );
+    }
+    this.retryIntervalMs = options.retryIntervalMs ?? 500;
     this.lockWaitMs = options.lockWaitMs ?? 300;
+    this.longestTtlMs = this.retireTtlMs;
     this.breaker = circuitBreaker(handleAll, {
       halfOpenAfter: options.breakerOpenMs ?? 2000,
       breaker: new ConsecutiveBreaker(options.breakerFailures ?? 5),
     });
     this.loads = bulkhead(options.loadConcurrency ?? 32, options.loadQueue ?? 1000);
     const m = options.metrics;
-    const labels = ["cache", "level", "outcome"] as const;
+    const cache = options.name;
     this.metrics = {
       lookups: m.counter(
         "cache_lookups_total",
-        "Cache lookups by level and outcome (hit, miss, error, bypass).",
-        labels,
+        "Cache lookups by level and outcome (hit, miss, error, skipped, bypass).",
+        ["cache", "level", "outcome"],
+      ),
+      fills: m.counter(
+        "cache_fills_total",
+        "Fills by outcome: stored, superseded (a newer version was there), too_old (read too long ago), error.",
+        ["cache", "outcome"],
       ),
       joins: m.counter("cache_singleflight_joins_total", "Lookups that waited for a load already running.", [
         "cache",
@@ -122,142 +170,234 @@ export class ReadThroughCache {
       ),
       shed: m.counter("cache_loads_shed_total", "Loads refused because too many were queued.", ["cache"]),
     };
+    // Built once: the hit path passes these instead of a new object per read.
+    this.labels = {
+      l1Hit: { cache, level: "l1", outcome: "hit" },
+      l1Miss: { cache, level: "l1", outcome: "miss" },
+      l1Bypass: { cache, level: "l1", outcome: "bypass" },
+      cache: { cache },
+    } as const;
     m.gauge(
       "cache_l2_breaker_open",
       "1 while the L2 circuit breaker is open (reads skip L2).",
       ["cache"],
       (g) => {
-        g.set({ cache: options.name }, this.breaker.state === CircuitState.Open ? 1 : 0);
+        g.set({ cache }, this.breaker.state === CircuitState.Open ? 1 : 0);
       },
     );
-    options.invalidation.subscribe((keys) => {
-      for (const key of keys) void this.l1.delete(key);
-    });
+    options.invalidation.subscribe((retirements) => this.retireLocally(retirements));
   }
 
   /** The value for `key`, loading it with `load` on a miss; undefined when the source has none. */
-  async get(
-    key: string,
-    load: () => Promise<string | undefined>,
-    options: ReadOptions,
-  ): Promise<string | undefined> {
-    const name = this.options.name;
+  async get(key: string, load: Loader, options: ReadOptions): Promise<string | undefined> {
     if (this.options.enabled === false) {
-      this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
-      const value = await this.loadAndTime(load);
-      return value === MISSING ? undefined : value;
+      this.metrics.lookups.inc(this.labels.l1Bypass);
+      return (await this.loadAndTime(load))?.value;
     }
-    const writtenUntil = this.recentlyWritten.get(key);
-    if (writtenUntil !== undefined) {
-      if (writtenUntil > Date.now()) {
-        this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "bypass" });
-        // Collapsed too, but only with loads started after the write (invalidate clears these).
-        const value = await this.freshFlights.run(key, () => this.loadAndTime(load));
-        return value === MISSING ? undefined : value;
-      }
-      this.recentlyWritten.delete(key);
-    }
-    const local = await this.l1.get(key);
+    const local = this.l1.get(key);
     if (local !== undefined) {
-      this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "hit" });
-      return local === MISSING ? undefined : local;
+      this.metrics.lookups.inc(this.labels.l1Hit);
+      return local.value;
     }
-    this.metrics.lookups.inc({ cache: name, level: "l1", outcome: "miss" });
+    this.metrics.lookups.inc(this.labels.l1Miss);
     if (options.admit && !(await this.admitted(key, options.admit))) {
-      this.metrics.rejected.inc({ cache: name });
+      this.metrics.rejected.inc(this.labels.cache);
       return undefined;
     }
     const before = this.flights.joins;
-    const value = await this.flights.run(key, () => this.fromL2OrSource(key, load, options));
-    if (this.flights.joins > before) this.metrics.joins.inc({ cache: name });
-    return value === MISSING ? undefined : value;
+    // A read joins only a load younger than the L1 TTL, so sharing a load is never staler than L1.
+    const value = await this.flights.run(key, () => this.fromL2OrSource(key, load, options), this.l1TtlMs);
+    if (this.flights.joins > before) this.metrics.joins.inc(this.labels.cache);
+    return value;
   }
 
   /**
-   * Call after the write to the source has committed. Drops the keys from this process's L1 at
-   * once, from L2 and every other process's L1 now and again after `doubleDeleteDelayMs`.
+   * Fills the cache with a value read from the source at `readStartedAt` (a warm-up). It goes
+   * through the same version checks as a read's fill: a write committed since makes it lose.
+   * Resolves true when the value is in the cache.
    */
-  async invalidate(keys: readonly string[]): Promise<void> {
-    const until = Date.now() + this.doubleDeleteDelayMs;
-    for (const key of keys) {
-      this.recentlyWritten.set(key, until);
-      this.freshFlights.forget(key);
-      await this.l1.delete(key);
-    }
-    await this.dropEverywhere(keys);
-    setTimeout(() => void this.dropEverywhere(keys), this.doubleDeleteDelayMs).unref();
+  async prime(
+    key: string,
+    loaded: Versioned | undefined,
+    readStartedAt: number,
+    options: FillOptions,
+  ): Promise<boolean> {
+    if (this.options.enabled === false) return false;
+    return this.store(key, loaded, readStartedAt, options);
+  }
+
+  /**
+   * Call after the write to the source has committed, with the versions it committed. From then
+   * on this process hands out nothing older for these keys; L2 gets a retirement each (tried again
+   * until it lands), and every other process hears of it (published again whenever a retried
+   * retirement lands).
+   */
+  async invalidate(retirements: readonly Retirement[]): Promise<void> {
+    this.retireLocally(retirements);
+    if (this.options.enabled === false) return;
+    const { l2 } = this.options;
+    const giveUpAt = this.clock.now() + this.olderVersionsLiveMs();
+    const landed = l2
+      ? await Promise.all(retirements.map((retirement) => this.retireInL2(l2, retirement)))
+      : [];
+    // Published even when L2 could not be written: the message's floors protect the other
+    // processes from the old entry L2 still holds.
+    const published = await this.publish(retirements);
+    retirements.forEach((retirement, index) => {
+      if (l2 && landed[index] === false) this.retryLater(l2, retirement, "l2", giveUpAt);
+      else if (!published) this.retryLater(l2, retirement, "publish", giveUpAt);
+    });
   }
 
   async close(): Promise<void> {
-    await this.l1.close();
+    this.l1.clear();
   }
 
-  private async dropEverywhere(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await this.l1.delete(key);
-    const { l2, invalidation, onError } = this.options;
-    // Deletes do not go through the breaker: skipping one while the breaker is open would leave a
-    // stale value in L2 for its whole TTL. A failed delete is retried until it lands or the TTL
-    // would have removed the value anyway.
-    if (l2)
-      await Promise.all(keys.map((key) => this.deleteFromL2(l2, key, Date.now() + L2_DELETE_RETRY_FOR_MS)));
-    await invalidation.publish(keys).catch((error: unknown) => onError?.(error));
+  /** Raises the floors of these keys in this process and detaches its loads in flight from later reads. */
+  private retireLocally(retirements: readonly Retirement[]): void {
+    const until = this.clock.now() + this.olderVersionsLiveMs();
+    for (const { key, version } of retirements) {
+      this.l1.retire(key, version, until);
+      this.flights.forget(key);
+    }
   }
 
-  private async deleteFromL2(l2: Cache, key: string, giveUpAt: number): Promise<void> {
+  /**
+   * How long an older version can survive a write somewhere: a fill that read before it lands at
+   * most `maxFillAgeMs` after its read, and lives at most the longest TTL from that read.
+   */
+  private olderVersionsLiveMs(): number {
+    return this.maxFillAgeMs + this.longestTtlMs;
+  }
+
+  private async retireInL2(l2: Cache, { key, version }: Retirement): Promise<boolean> {
     try {
-      await l2.delete(key);
+      // Not through the breaker: skipping a retirement while it is open would leave the old
+      // value in L2 for its whole TTL.
+      await l2.retire(key, version, this.retireTtlMs);
+      return true;
     } catch (error) {
       this.options.onError?.(error);
-      if (Date.now() < giveUpAt) {
-        setTimeout(() => void this.deleteFromL2(l2, key, giveUpAt), L2_DELETE_RETRY_MS).unref();
-      }
+      return false;
     }
   }
 
-  private async fromL2OrSource(
-    key: string,
-    load: () => Promise<string | undefined>,
-    options: ReadOptions,
-  ): Promise<string> {
+  private async publish(retirements: readonly Retirement[]): Promise<boolean> {
+    try {
+      await this.options.invalidation.publish(retirements);
+      return true;
+    } catch (error) {
+      this.options.onError?.(error);
+      return false;
+    }
+  }
+
+  /**
+   * Tries again what did not get through. A retirement that lands late is published after it
+   * lands: a process may have read the old entry from L2 in the meantime (as after a restore).
+   */
+  private retryLater(
+    l2: Cache | undefined,
+    retirement: Retirement,
+    pending: "l2" | "publish",
+    giveUpAt: number,
+  ): void {
+    if (this.clock.now() >= giveUpAt) return;
+    this.clock.after(this.retryIntervalMs, () => {
+      void (async () => {
+        if (pending === "l2" && l2 && !(await this.retireInL2(l2, retirement))) {
+          this.retryLater(l2, retirement, "l2", giveUpAt);
+          return;
+        }
+        if (!(await this.publish([retirement]))) this.retryLater(l2, retirement, "publish", giveUpAt);
+      })();
+    });
+  }
+
+  private async fromL2OrSource(key: string, load: Loader, options: ReadOptions): Promise<string | undefined> {
+    const startedAt = this.clock.now();
     const l2 = this.options.l2;
-    if (!l2) {
-      const started = Date.now();
-      const value = await this.loadAndTime(load);
-      // As below: a slow load may have read the row before a write it raced with.
-      if (Date.now() - started <= this.doubleDeleteDelayMs) {
-        await this.l1.set(key, value, jitteredTtl(value === MISSING ? options.missingTtlMs : options.ttlMs));
-      }
-      return value;
-    }
-    const shared = await this.l2Get(key, true);
-    if (shared !== undefined) {
-      // Jittered like every TTL: entries filled together (a warm-up) must not all leave L1 at once.
-      await this.l1.set(key, shared, jitteredTtl(this.l1TtlMs, 0.5));
-      return shared;
-    }
+    if (!l2) return this.loadAndStore(key, load, options);
+    const shared = this.usable(key, await this.l2Read(key, true));
+    if (shared) return this.keepLocally(key, shared, startedAt);
     const token = await this.options.lock.tryAcquire(key, LOCK_TTL_MS).catch(() => "unlocked");
     try {
       if (token === undefined) {
         // Another process is loading this key: give it a moment to fill L2 instead of all loading.
         const filled = await this.waitForL2(key);
-        if (filled !== undefined) {
-          await this.l1.set(key, filled, jitteredTtl(this.l1TtlMs, 0.5));
-          return filled;
-        }
+        if (filled) return this.keepLocally(key, filled, startedAt);
       }
-      const started = Date.now();
-      const value = await this.loadAndTime(load);
-      const ttl = jitteredTtl(value === MISSING ? options.missingTtlMs : options.ttlMs);
-      // A load slower than the second delete may have read the row before a write it raced with;
-      // caching it could outlive both deletes, so it is returned but not stored.
-      if (Date.now() - started <= this.doubleDeleteDelayMs) {
-        await this.breaker.execute(() => l2.set(key, value, ttl)).catch(() => {});
-        await this.l1.set(key, value, Math.min(ttl, jitteredTtl(this.l1TtlMs, 0.5)));
-      }
-      return value;
+      return await this.loadAndStore(key, load, options);
     } finally {
       if (token && token !== "unlocked") await this.options.lock.release(key, token).catch(() => {});
     }
+  }
+
+  private async loadAndStore(key: string, load: Loader, options: ReadOptions): Promise<string | undefined> {
+    const readStartedAt = this.clock.now();
+    const loaded = await this.loadAndTime(load);
+    await this.store(key, loaded, readStartedAt, options);
+    return loaded?.value;
+  }
+
+  /**
+   * The one fill path (reads and warms): L2 first, by compare-and-set, then L1, by compare-and-set.
+   * When L2 holds a newer version the fill leaves L1 alone too: what it carries is already old.
+   * Every TTL counts from `readStartedAt`, so an entry never outlives the read that made it by
+   * more than its TTL, at any level.
+   */
+  private async store(
+    key: string,
+    loaded: Versioned | undefined,
+    readStartedAt: number,
+    options: FillOptions,
+  ): Promise<boolean> {
+    const cache = this.options.name;
+    const age = this.clock.now() - readStartedAt;
+    const ttl = jitteredTtl(loaded ? options.ttlMs : options.missingTtlMs, 0.1, this.random);
+    const remaining = ttl - age;
+    // Too old: a write's retirement it must lose to may have expired. A present value must also
+    // outlive every fill that could still arrive (it may have replaced a retirement).
+    if (!(age <= this.maxFillAgeMs && remaining > 0) || (loaded && remaining < this.maxFillAgeMs)) {
+      this.metrics.fills.inc({ cache, outcome: "too_old" });
+      return false;
+    }
+    const entry: FillEntry = loaded
+      ? { kind: "value", version: loaded.version, value: loaded.value }
+      : { kind: "absent", version: 0 };
+    const l2 = this.options.l2;
+    let l1Ttl = ttl;
+    if (l2) {
+      l1Ttl = Math.min(ttl, jitteredTtl(this.l1TtlMs, L1_JITTER, this.random));
+      this.longestTtlMs = Math.max(this.longestTtlMs, ttl);
+      try {
+        if (!(await this.breaker.execute(() => l2.fill(key, entry, remaining)))) {
+          this.metrics.fills.inc({ cache, outcome: "superseded" });
+          return false;
+        }
+      } catch (error) {
+        // L2 down, or the breaker open: L1 alone, where the floors still refuse old versions.
+        if (!(error instanceof BrokenCircuitError)) this.options.onError?.(error);
+        this.metrics.fills.inc({ cache, outcome: "error" });
+      }
+    }
+    const stored = this.l1.fill(key, entry.version, loaded?.value, readStartedAt + l1Ttl);
+    if (stored || !l2) this.metrics.fills.inc({ cache, outcome: stored ? "stored" : "superseded" });
+    return stored;
+  }
+
+  /** Copies an entry read from L2 into L1, for the L1 TTL from the read's start. */
+  private keepLocally(key: string, entry: CacheEntry & FillEntry, startedAt: number): string | undefined {
+    const value = entry.kind === "value" ? entry.value : undefined;
+    const expiresAt = startedAt + jitteredTtl(this.l1TtlMs, L1_JITTER, this.random);
+    this.l1.fill(key, entry.version, value, expiresAt);
+    return value;
+  }
+
+  /** An L2 entry this process may hand out: a value or absent marker not below the key's floor. */
+  private usable(key: string, entry: CacheEntry | undefined): FillEntry | undefined {
+    if (entry === undefined || entry.kind === "retired") return undefined;
+    return entry.version >= this.l1.floor(key) ? entry : undefined;
   }
 
   /** A filter that cannot answer (its server is down) admits: slower, never a wrong "absent". */
@@ -271,14 +411,16 @@ export class ReadThroughCache {
   }
 
   /** An L2 read that never throws: an error or an open breaker reads as a miss. */
-  private async l2Get(key: string, count: boolean): Promise<string | undefined> {
+  private async l2Read(key: string, count: boolean): Promise<CacheEntry | undefined> {
     const l2 = this.options.l2!;
     const cache = this.options.name;
     try {
-      const value = await this.breaker.execute(() => l2.get(key));
-      if (count)
-        this.metrics.lookups.inc({ cache, level: "l2", outcome: value === undefined ? "miss" : "hit" });
-      return value;
+      const entry = await this.breaker.execute(() => l2.readEntry(key));
+      if (count) {
+        const outcome = entry === undefined || entry.kind === "retired" ? "miss" : "hit";
+        this.metrics.lookups.inc({ cache, level: "l2", outcome });
+      }
+      return entry;
     } catch (error) {
       const outcome = error instanceof BrokenCircuitError ? "skipped" : "error";
       this.metrics.lookups.inc({ cache, level: "l2", outcome });
@@ -287,32 +429,32 @@ export class ReadThroughCache {
     }
   }
 
-  private async waitForL2(key: string): Promise<string | undefined> {
-    const deadline = Date.now() + this.lockWaitMs;
-    while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const value = await this.l2Get(key, false);
-      if (value !== undefined) return value;
+  private async waitForL2(key: string): Promise<FillEntry | undefined> {
+    const deadline = this.clock.now() + this.lockWaitMs;
+    while (this.clock.now() < deadline) {
+      await sleepOn(this.clock, LOCK_POLL_MS);
+      const entry = this.usable(key, await this.l2Read(key, false));
+      if (entry) return entry;
     }
     return undefined;
   }
 
   /** Every load from the source goes through here, so `cache_load_seconds` counts them all. */
-  private async loadAndTime(load: () => Promise<string | undefined>): Promise<string> {
-    const stop = this.metrics.loads.startTimer({ cache: this.options.name });
+  private async loadAndTime(load: Loader): Promise<Versioned | undefined> {
+    const stop = this.metrics.loads.startTimer(this.labels.cache);
     try {
-      return (await this.loadLimited(load)) ?? MISSING;
+      return await this.loadLimited(load);
     } finally {
       stop();
     }
   }
 
-  private async loadLimited(load: () => Promise<string | undefined>): Promise<string | undefined> {
+  private async loadLimited(load: Loader): Promise<Versioned | undefined> {
     try {
       return await this.loads.execute(load);
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
-        this.metrics.shed.inc({ cache: this.options.name });
+        this.metrics.shed.inc(this.labels.cache);
         throw new AppError("unavailable", "Too many reads are waiting for the database; retry shortly.", 1);
       }
       throw error;

@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { LuaScript, type RedisClient } from "../redis/lua-script.js";
-import type { InvalidationBus } from "./invalidation-bus.js";
+import {
+  decodeRetirements,
+  encodeRetirements,
+  type InvalidationBus,
+  type Retirement,
+} from "./invalidation-bus.js";
 import type { LoadLock } from "./load-lock.js";
 
 const releaseScript = new LuaScript(fileURLToPath(new URL("./lock-release-1.lua", import.meta.url)));
@@ -30,7 +35,7 @@ export class RedisLoadLock implements LoadLock {
  * connection can run no other command), which the caller provides and this bus owns.
  */
 export class RedisInvalidationBus implements InvalidationBus {
-  private readonly handlers: ((keys: readonly string[]) => void)[] = [];
+  private readonly handlers: ((retirements: readonly Retirement[]) => void)[] = [];
   private readonly channel: string;
 
   constructor(
@@ -41,24 +46,19 @@ export class RedisInvalidationBus implements InvalidationBus {
     this.channel = `${prefix}${CHANNEL}`;
     subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.channel) return;
-      let keys: unknown;
-      try {
-        keys = JSON.parse(message);
-      } catch {
-        return;
-      }
-      if (!Array.isArray(keys)) return;
-      for (const handler of this.handlers) handler(keys.filter((k): k is string => typeof k === "string"));
+      const retirements = decodeRetirements(message);
+      if (retirements.length === 0) return;
+      for (const handler of this.handlers) handler(retirements);
     });
     // ioredis re-subscribes by itself after a reconnect.
     void subscriber.subscribe(this.channel).catch(() => {});
   }
 
-  async publish(keys: readonly string[]): Promise<void> {
-    await this.publisher.publish(this.channel, JSON.stringify(keys));
+  async publish(retirements: readonly Retirement[]): Promise<void> {
+    await this.publisher.publish(this.channel, encodeRetirements(retirements));
   }
 
-  subscribe(handler: (keys: readonly string[]) => void): void {
+  subscribe(handler: (retirements: readonly Retirement[]) => void): void {
     this.handlers.push(handler);
   }
 

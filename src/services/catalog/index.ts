@@ -38,8 +38,7 @@ export const catalogService: ServiceModule<CatalogApi> = {
         });
     }, FILTER_REFRESH_INTERVAL_MS);
     filterCheck.unref();
-    if (context.config.cacheWarmTop > 0)
-      await reader.warm(await store.recentlyUpdated(context.config.cacheWarmTop));
+    if (context.config.cacheWarmTop > 0) await reader.warmTop(context.config.cacheWarmTop);
     const api: CatalogApi = {
       productBySku: async ({ sku }) => (await reader.bySku(sku)) ?? null,
       productById: async ({ id }) => (await reader.byId(id)) ?? null,

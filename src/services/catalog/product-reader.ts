@@ -1,5 +1,5 @@
 import type { MembershipFilter } from "../../platform/cache/bloom/membership-filter.js";
-import type { ReadThroughCache } from "../../platform/cache/read-through-cache.js";
+import type { ReadThroughCache, Versioned } from "../../platform/cache/read-through-cache.js";
 import { AppError } from "../../platform/errors/catalogue.js";
 import { parseSnowflake, smallestSnowflakeAt } from "../../platform/ids/snowflake.js";
 import type { Product } from "./api.js";
@@ -8,6 +8,12 @@ import type { ProductStore } from "./product-store.js";
 const PRODUCT_TTL_MS = 60_000;
 /** Misses are remembered briefly so repeated lookups of one unknown SKU do not each reach the database. */
 const MISSING_TTL_MS = 2_000;
+const TTLS = { ttlMs: PRODUCT_TTL_MS, missingTtlMs: MISSING_TTL_MS } as const;
+/**
+ * A SKU names one product forever (SKUs cannot change and products are never deleted), so the
+ * SKU → id entry has one version: it exists. Absent is version 0, as for every key.
+ */
+const SKU_MAPPING_VERSION = 1;
 /**
  * Ids minted within this long before the filter's last refresh are admitted without asking it:
  * an insert takes far less, so every id older than that had committed when the refresh read.
@@ -15,12 +21,17 @@ const MISSING_TTL_MS = 2_000;
 const INSERT_MARGIN_MS = 10_000;
 /** Each refresh re-reads ids from this far back, so a refresh that failed is made up by the next. */
 const REFRESH_LOOKBACK_MS = 60_000;
+/** Products a warm-up reads and fills at a time; each batch is read just before it is filled. */
+const WARM_BATCH = 100;
 
 /**
  * Reads of products through the two-level cache. The cache holds the product's JSON text, so a
- * hit is answered without the database or re-serializing. Ids pass a Bloom filter of every
- * existing product id first, so a flood of made-up ids never reaches the cache's loader.
- * Writers call `invalidate` after their commit.
+ * hit is answered without the database or re-serializing. Every cached entry carries the
+ * product's `version`, and writers call `invalidate` with the version they committed, so no fill
+ * of an older version — a slow read, a warm-up — can be cached after the write.
+ *
+ * Ids pass a Bloom filter of every existing product id first, so a flood of made-up ids never
+ * reaches the cache's loader.
  *
  * The filter never answers "no" for a product that exists, whether it is shared (Redis) or per
  * process, and whoever created the product: ids newer than the last refresh (by the time in the
@@ -75,9 +86,8 @@ export class ProductReader {
 
   /** The product as JSON text, or undefined when there is none. */
   jsonById(id: string): Promise<string | undefined> {
-    return this.cache.get(productKey(id), async () => jsonOf(await this.store.byId(id)), {
-      ttlMs: PRODUCT_TTL_MS,
-      missingTtlMs: MISSING_TTL_MS,
+    return this.cache.get(productKey(id), async () => productEntry(await this.store.byId(id)), {
+      ...TTLS,
       admit: () => this.mightExist(id),
     });
   }
@@ -88,35 +98,50 @@ export class ProductReader {
   }
 
   async bySku(sku: string): Promise<Product | undefined> {
-    const id = await this.cache.get(skuKey(sku), async () => (await this.store.bySku(sku))?.id, {
-      ttlMs: PRODUCT_TTL_MS,
-      missingTtlMs: MISSING_TTL_MS,
-    });
+    const id = await this.cache.get(skuKey(sku), async () => skuEntry(await this.store.bySku(sku)), TTLS);
     return id === undefined ? undefined : this.byId(id);
   }
 
-  /** Warms the cache with `products` (already read from the store). */
-  async warm(products: readonly Product[]): Promise<void> {
+  /**
+   * Fills the cache with `products`, read from the store at `readAt`. A product written since
+   * loses: its entry carries the newer version, which no older fill overwrites.
+   */
+  async warm(products: readonly Product[], readAt: number): Promise<void> {
     for (const product of products) {
-      const text = JSON.stringify(product);
-      await this.cache.get(productKey(product.id), async () => text, {
-        ttlMs: PRODUCT_TTL_MS,
-        missingTtlMs: MISSING_TTL_MS,
-      });
-      await this.cache.get(skuKey(product.sku), async () => product.id, {
-        ttlMs: PRODUCT_TTL_MS,
-        missingTtlMs: MISSING_TTL_MS,
-      });
+      await this.cache.prime(productKey(product.id), productEntry(product), readAt, TTLS);
+      await this.cache.prime(skuKey(product.sku), skuEntry(product), readAt, TTLS);
     }
   }
 
-  invalidate(product: Pick<Product, "id" | "sku">): Promise<void> {
-    return this.cache.invalidate([productKey(product.id), skuKey(product.sku)]);
+  /**
+   * Warms the cache with the `top` most recently updated products, a batch at a time, each batch
+   * read right before it is filled (a fill read too long ago is not stored). Reports progress.
+   */
+  async warmTop(top: number, onProgress?: (warmed: number, total: number) => void): Promise<number> {
+    const ids = await this.store.recentlyUpdatedIds(top);
+    for (let done = 0; done < ids.length; done += WARM_BATCH) {
+      const readAt = Date.now();
+      await this.warm(await this.store.byIds(ids.slice(done, done + WARM_BATCH)), readAt);
+      onProgress?.(Math.min(done + WARM_BATCH, ids.length), ids.length);
+    }
+    return ids.length;
+  }
+
+  /** Call after the product's write committed, with the row it wrote. */
+  invalidate(product: Pick<Product, "id" | "sku" | "version">): Promise<void> {
+    return this.cache.invalidate([
+      { key: productKey(product.id), version: product.version },
+      { key: skuKey(product.sku), version: SKU_MAPPING_VERSION },
+    ]);
   }
 }
 
-function jsonOf(product: Product | undefined): string | undefined {
-  return product ? JSON.stringify(product) : undefined;
+function productEntry(product: Product | undefined): Versioned | undefined {
+  return product && { value: JSON.stringify(product), version: product.version };
+}
+
+function skuEntry(product: Product | undefined): Versioned | undefined {
+  return product && { value: product.id, version: SKU_MAPPING_VERSION };
 }
 
 /** Product keys carry the id in a hash tag: a product's keys stay on one Redis Cluster slot. */

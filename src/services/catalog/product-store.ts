@@ -96,6 +96,25 @@ export class ProductStore {
     return rows.map((row) => row.id);
   }
 
+  /** Products by id, in no particular order; ids with no product are left out. */
+  async byIds(ids: readonly string[]): Promise<Product[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<ProductRow>(
+      `SELECT ${COLUMNS} FROM catalog.products WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    return rows.map(toProduct);
+  }
+
+  /** The ids of the most recently changed products, most recent first: what a warm-up loads. */
+  async recentlyUpdatedIds(limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      "SELECT id::text AS id FROM catalog.products ORDER BY updated_at DESC LIMIT $1",
+      [limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
   /** The most recently changed products: what a warm-up loads first. */
   async recentlyUpdated(limit: number): Promise<Product[]> {
     const rows = await this.db.query<ProductRow>(

@@ -48,7 +48,6 @@ const WARM_BODY = {
   additionalProperties: false,
   properties: { top: { type: "integer", minimum: 1, maximum: 1_000_000, default: 1000 } },
 } as const;
-const WARM_CHUNK = 100;
 
 export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRouteDeps): void {
   const { store, reader, ids, tokens } = deps;
@@ -98,15 +97,16 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRouteDe
     { schema: { body: WARM_BODY } },
     async (request, reply) => {
       adminOf(request, tokens);
-      const products = await store.recentlyUpdated(request.body.top);
-      reply.raw.writeHead(200, { "content-type": "application/x-ndjson" });
-      for (let done = 0; done < products.length; done += WARM_CHUNK) {
-        await reader.warm(products.slice(done, done + WARM_CHUNK));
-        reply.raw.write(
-          `${JSON.stringify({ warmed: Math.min(done + WARM_CHUNK, products.length), total: products.length })}\n`,
-        );
-      }
-      reply.raw.end(`${JSON.stringify({ done: true, total: products.length })}\n`);
+      // Headers go out with the first line: until then a failure is still an ordinary error reply.
+      const start = () => {
+        if (!reply.raw.headersSent) reply.raw.writeHead(200, { "content-type": "application/x-ndjson" });
+      };
+      const total = await reader.warmTop(request.body.top, (warmed, of) => {
+        start();
+        reply.raw.write(`${JSON.stringify({ warmed, total: of })}\n`);
+      });
+      start();
+      reply.raw.end(`${JSON.stringify({ done: true, total })}\n`);
       return reply;
     },
   );

@@ -98,7 +98,7 @@ describe("product reads: penetration and stampede", () => {
     });
     expect(await products.jsonById(created!.id)).toContain(created!.id); // recent: admitted without the filter
     await products.refreshFilter();
-    await products.invalidate({ id: created!.id, sku: "ELSEWHERE" });
+    await products.invalidate(created!);
     expect(await products.jsonById(created!.id)).toContain(created!.id);
   });
 
@@ -108,8 +108,8 @@ describe("product reads: penetration and stampede", () => {
     await products.refreshFilter();
     const id = existing[3]!;
     expect(JSON.parse((await products.jsonById(id))!).name).toBe("P 3");
-    await store.update(id, { name: "renamed", priceCents: 1, currency: "EUR" });
-    await products.invalidate({ id, sku: "P-3" });
+    const renamed = await store.update(id, { name: "renamed", priceCents: 1, currency: "EUR" });
+    await products.invalidate(renamed!);
     expect(JSON.parse((await products.jsonById(id))!).name).toBe("renamed");
   });
 });
