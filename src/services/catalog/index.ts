@@ -25,7 +25,8 @@ export const catalogService: ServiceModule<CatalogApi> = {
       EXPECTED_PRODUCTS,
     );
     await reader.refreshFilter();
-    // Adds ids other processes created, and rebuilds a filter that vanished (a Redis restart) or filled.
+    // Adds ids other processes created; rebuilds a filter that vanished, lost its bitmap, went back
+    // in time (a Redis restored from a snapshot), filled up, or is older than its rebuild interval.
     let refreshing = false;
     const filterCheck = setInterval(() => {
       if (refreshing) return;

@@ -1,4 +1,4 @@
-import type { MembershipFilter } from "../../platform/cache/bloom/membership-filter.js";
+import type { FilterState, MembershipFilter } from "../../platform/cache/bloom/membership-filter.js";
 import type { ReadThroughCache, Versioned } from "../../platform/cache/read-through-cache.js";
 import { AppError } from "../../platform/errors/catalogue.js";
 import { parseSnowflake, smallestSnowflakeAt } from "../../platform/ids/snowflake.js";
@@ -15,14 +15,20 @@ const TTLS = { ttlMs: PRODUCT_TTL_MS, missingTtlMs: MISSING_TTL_MS } as const;
  */
 const SKU_MAPPING_VERSION = 1;
 /**
- * Ids minted within this long before the filter's last refresh are admitted without asking it:
- * an insert takes far less, so every id older than that had committed when the refresh read.
+ * Ids minted within this long before a refresh began may commit after its query read the table:
+ * the filter's stamp stays this far behind, and such ids are admitted without asking it.
  */
 const INSERT_MARGIN_MS = 10_000;
-/** Each refresh re-reads ids from this far back, so a refresh that failed is made up by the next. */
+/** Each refresh re-reads ids from this far before the stamp, so a refresh that failed is made up by the next. */
 const REFRESH_LOOKBACK_MS = 60_000;
 /** Products a warm-up reads and fills at a time; each batch is read just before it is filled. */
 const WARM_BATCH = 100;
+
+export interface ProductReaderOptions {
+  readonly now?: () => number;
+  /** The filter is rebuilt from the whole table at least this often. Default 15 minutes. */
+  readonly fullRebuildIntervalMs?: number;
+}
 
 /**
  * Reads of products through the two-level cache. The cache holds the product's JSON text, so a
@@ -31,37 +37,63 @@ const WARM_BATCH = 100;
  * of an older version — a slow read, a warm-up — can be cached after the write.
  *
  * Ids pass a Bloom filter of every existing product id first, so a flood of made-up ids never
- * reaches the cache's loader.
- *
- * The filter never answers "no" for a product that exists, whether it is shared (Redis) or per
- * process, and whoever created the product: ids newer than the last refresh (by the time in the
- * snowflake) are always admitted, and `refreshFilter`, run every second, adds the ids committed
- * since; a filter that is missing or over capacity is rebuilt from the database.
+ * reaches the cache's loader. The filter stores a stamp with its bits: "every id minted before
+ * this time that exists is in here". It answers "no" only for ids minted before that stamp, and
+ * the stamp travels with the bits, so when the filter goes back in time (Redis restored from a
+ * snapshot) its stamp goes back too and newer ids are admitted. `refreshFilter`, run every second,
+ * adds the ids committed since the stamp and moves it on; it rebuilds the filter from the table
+ * when it was never built, lost its bitmap, went back in time, outgrew its size, or at the latest
+ * every `fullRebuildIntervalMs`.
  */
 export class ProductReader {
-  /** Wall-clock time the last successful refresh started reading: ids committed before it are in the filter. */
-  private coveredUntil = 0;
+  private readonly now: () => number;
+  private readonly fullRebuildIntervalMs: number;
+  /** The newest filter state this process saw: a filter found older than it went back in time. */
+  private seen: Pick<FilterState, "generation" | "stamp" | "builtAt"> | undefined;
 
   constructor(
     private readonly store: ProductStore,
     private readonly cache: ReadThroughCache,
     private readonly ids: MembershipFilter,
     private readonly expectedProducts: number,
-  ) {}
+    options: ProductReaderOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.fullRebuildIntervalMs = options.fullRebuildIntervalMs ?? 15 * 60_000;
+  }
 
-  /** Rebuilds the filter when it was never built or the catalog outgrew it, then adds recent ids. */
+  /** Adds the ids committed since the filter's stamp, or rebuilds the filter (see the class comment). */
   async refreshFilter(): Promise<void> {
-    const startedAt = Date.now();
-    const { capacity } = await this.ids.fill();
-    if (capacity === 0 || (await this.store.count()) > capacity) {
+    const startedAt = this.now();
+    const state = await this.ids.state();
+    const stamp = startedAt - INSERT_MARGIN_MS;
+    if (await this.needsRebuild(state, startedAt)) {
       const all = await this.store.allIds();
-      await this.ids.rebuild(all, Math.max(this.expectedProducts, all.length * 2));
-    } else {
-      await this.ids.add(
-        await this.store.idsMintedSince(smallestSnowflakeAt(this.coveredUntil - REFRESH_LOOKBACK_MS)),
-      );
+      await this.ids.rebuild(all, Math.max(this.expectedProducts, all.length * 2), {
+        stamp,
+        builtAt: startedAt,
+      });
+      this.seen = await this.ids.state();
+      return;
     }
-    this.coveredUntil = startedAt;
+    const recent = await this.store.idsMintedSince(smallestSnowflakeAt(state.stamp - REFRESH_LOOKBACK_MS));
+    await this.ids.add(recent, { stamp, generation: state.generation });
+    this.seen = { generation: state.generation, stamp: Math.max(state.stamp, stamp), builtAt: state.builtAt };
+  }
+
+  private async needsRebuild(state: FilterState, now: number): Promise<boolean> {
+    if (state.capacity === 0 || !state.intact) return true;
+    if (
+      now - state.builtAt >= this.fullRebuildIntervalMs ||
+      now - state.stamp >= this.fullRebuildIntervalMs
+    ) {
+      return true;
+    }
+    const seen = this.seen;
+    const wentBack =
+      seen !== undefined &&
+      (state.builtAt < seen.builtAt || (state.generation === seen.generation && state.stamp < seen.stamp));
+    return wentBack || (await this.store.count()) > state.capacity;
   }
 
   /** Called before a new product is inserted: a filter may say "maybe", never "no", for it. */
@@ -78,10 +110,12 @@ export class ProductReader {
     }
   }
 
-  private mightExist(id: string): Promise<boolean> {
+  private async mightExist(id: string): Promise<boolean> {
     const minted = parseSnowflake(id)?.timestampMs ?? 0;
-    if (minted > this.coveredUntil - INSERT_MARGIN_MS) return Promise.resolve(true);
-    return this.ids.mightContain(id);
+    // No stamp can cover an id this recent (stamps trail their refresh by the margin): skip the ask.
+    if (minted > this.now() - INSERT_MARGIN_MS) return true;
+    const { maybe, stamp } = await this.ids.lookup(id);
+    return maybe || minted > stamp;
   }
 
   /** The product as JSON text, or undefined when there is none. */
@@ -120,7 +154,7 @@ export class ProductReader {
   async warmTop(top: number, onProgress?: (warmed: number, total: number) => void): Promise<number> {
     const ids = await this.store.recentlyUpdatedIds(top);
     for (let done = 0; done < ids.length; done += WARM_BATCH) {
-      const readAt = Date.now();
+      const readAt = this.now();
       await this.warm(await this.store.byIds(ids.slice(done, done + WARM_BATCH)), readAt);
       onProgress?.(Math.min(done + WARM_BATCH, ids.length), ids.length);
     }

@@ -41,9 +41,25 @@ describe("in-process Bloom filter", () => {
     await filter.add(MEMBERS.slice(0, 1000)); // ten times over capacity: the rate degrades…
     expect(await falsePositiveRate(filter, 10_000)).toBeGreaterThan(TARGET_FP * 5);
     await filter.rebuild(MEMBERS, MEMBERS.length * 2); // …until rebuilt
-    expect(await filter.fill()).toEqual({ count: MEMBERS.length, capacity: MEMBERS.length * 2 });
+    expect(await filter.state()).toMatchObject({ count: MEMBERS.length, capacity: MEMBERS.length * 2 });
     for (const member of MEMBERS) expect(filter.test(member)).toBe(true);
     expect(await falsePositiveRate(filter, 20_000)).toBeLessThanOrEqual(TARGET_FP * 1.5);
+  });
+});
+
+describe("in-process Bloom filter stamp", () => {
+  it("is set by a rebuild and moved on only by adds against that build", async () => {
+    const filter = new MemoryBloomFilter(TARGET_FP);
+    expect(await filter.lookup("x")).toEqual({ maybe: true, stamp: 0 }); // never built
+    await filter.rebuild(["a"], 100, { stamp: 1000, builtAt: 5000 });
+    const built = await filter.state();
+    expect(built).toMatchObject({ stamp: 1000, builtAt: 5000, intact: true });
+    await filter.add(["b"], { stamp: 2000, generation: built.generation });
+    expect(await filter.lookup("b")).toEqual({ maybe: true, stamp: 2000 });
+    await filter.add(["c"], { stamp: 1500, generation: built.generation }); // never backwards
+    await filter.add(["d"], { stamp: 9000, generation: "another build" }); // computed against another
+    expect((await filter.state()).stamp).toBe(2000);
+    expect(await filter.mightContain("d")).toBe(true); // its bits are added all the same
   });
 });
 
@@ -55,9 +71,10 @@ describe("Redis Bloom filter", async () => {
   beforeAll(() => {
     if (up) redis = new Redis(servers.redis.url);
   });
+  const others: string[] = [];
   afterAll(async () => {
     if (!up) return;
-    await redis.del(`{bloom:${name}}:bits`, `{bloom:${name}}:meta`);
+    for (const each of [name, ...others]) await redis.del(`{bloom:${each}}:bits`, `{bloom:${each}}:meta`);
     redis.disconnect();
   });
 
@@ -74,7 +91,7 @@ describe("Redis Bloom filter", async () => {
       if ((await filter.mightContain(`stranger-${i}`)) !== local.test(`stranger-${i}`)) disagreements++;
     }
     expect(disagreements).toBe(0);
-    expect(await filter.fill()).toEqual({ count: MEMBERS.length, capacity: MEMBERS.length });
+    expect(await filter.state()).toMatchObject({ count: MEMBERS.length, capacity: MEMBERS.length });
   });
 
   it.skipIf(!up)(
@@ -87,6 +104,44 @@ describe("Redis Bloom filter", async () => {
       expect(await stale.mightContain("new-member")).toBe(true);
       await stale.add(["added-by-stale"]);
       expect(await rebuilder.mightContain("added-by-stale")).toBe(true);
+    },
+  );
+
+  it.skipIf(!up)("keeps its stamp with its bits, moved on only by adds against the same build", async () => {
+    const own = `${name}-stamp`;
+    others.push(own);
+    const filter = new RedisBloomFilter(redis, own, TARGET_FP);
+    expect(await filter.lookup("x")).toEqual({ maybe: true, stamp: 0 }); // never built
+    await filter.rebuild(["a"], 1000, { stamp: 1000, builtAt: 5000 });
+    const built = await filter.state();
+    expect(built).toMatchObject({ capacity: 1000, stamp: 1000, builtAt: 5000, intact: true });
+    await filter.add(["b"], { stamp: 2000, generation: built.generation });
+    expect(await filter.lookup("b")).toEqual({ maybe: true, stamp: 2000 });
+    expect(await filter.lookup("never-added")).toEqual({ maybe: false, stamp: 2000 });
+    await filter.add([], { stamp: 3000, generation: built.generation }); // nothing new, time moves on
+    await filter.add(["c"], { stamp: 2500, generation: built.generation }); // never backwards
+    await filter.add(["d"], { stamp: 9000, generation: "another build" });
+    expect((await filter.state()).stamp).toBe(3000);
+    expect(await filter.mightContain("d")).toBe(true);
+  });
+
+  it.skipIf(!up)(
+    "answers maybe for everything when its bitmap alone is gone, and says it is not intact",
+    async () => {
+      const own = `${name}-lost`;
+      others.push(own);
+      const filter = new RedisBloomFilter(redis, own, TARGET_FP);
+      await filter.rebuild(MEMBERS.slice(0, 100), 1000, { stamp: 1000, builtAt: 5000 });
+      expect(await filter.mightContain("stranger")).toBe(false);
+      await redis.del(`{bloom:${own}}:bits`); // evicted
+      expect(await filter.lookup("stranger")).toEqual({ maybe: true, stamp: 1000 });
+      expect((await filter.state()).intact).toBe(false);
+      await filter.add(["while-lost"]); // refused: a bitmap of one item would rule out every other
+      expect(await redis.exists(`{bloom:${own}}:bits`)).toBe(0);
+      expect(await filter.mightContain(MEMBERS[0]!)).toBe(true);
+      await filter.rebuild(MEMBERS.slice(0, 100), 1000, { stamp: 2000, builtAt: 6000 });
+      expect((await filter.state()).intact).toBe(true);
+      expect(await filter.mightContain("stranger")).toBe(false);
     },
   );
 });

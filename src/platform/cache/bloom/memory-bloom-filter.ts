@@ -1,5 +1,5 @@
 import { type BloomShape, bitPositions, bloomShape } from "./bloom-math.js";
-import type { MembershipFilter } from "./membership-filter.js";
+import type { FilterLookup, FilterState, MembershipFilter } from "./membership-filter.js";
 
 /**
  * The embedded filter: a bit array in this process. Like the Redis one, it is empty and unsized
@@ -10,11 +10,18 @@ export class MemoryBloomFilter implements MembershipFilter {
   private bits = new Uint8Array(0);
   private count = 0;
   private capacity = 0;
+  private stamp = 0;
+  private generation = 0;
+  private builtAt = 0;
 
   constructor(private readonly falsePositiveRate: number) {}
 
   async mightContain(item: string): Promise<boolean> {
     return this.test(item);
+  }
+
+  async lookup(item: string): Promise<FilterLookup> {
+    return { maybe: this.test(item), stamp: this.stamp };
   }
 
   /** Synchronous test, for callers on a hot path in the same process. */
@@ -26,25 +33,47 @@ export class MemoryBloomFilter implements MembershipFilter {
     return true;
   }
 
-  async add(items: readonly string[]): Promise<void> {
+  async add(items: readonly string[], mark?: { stamp: number; generation: string }): Promise<void> {
+    this.addNow(items);
+    if (this.shape && mark && mark.generation === String(this.generation)) {
+      this.stamp = Math.max(this.stamp, mark.stamp);
+    }
+  }
+
+  /** Rebuilds before it returns its promise (callers may use the filter without awaiting). */
+  async rebuild(
+    items: readonly string[],
+    expectedItems: number,
+    mark?: { stamp: number; builtAt: number },
+  ): Promise<void> {
+    this.capacity = Math.max(1, expectedItems);
+    this.shape = bloomShape(this.capacity, this.falsePositiveRate);
+    this.bits = new Uint8Array(Math.ceil(this.shape.bits / 8));
+    this.count = 0;
+    this.generation += 1;
+    this.stamp = mark?.stamp ?? 0;
+    this.builtAt = mark?.builtAt ?? 0;
+    this.addNow(items);
+  }
+
+  async state(): Promise<FilterState> {
+    return {
+      count: this.count,
+      capacity: this.capacity,
+      stamp: this.stamp,
+      generation: String(this.generation),
+      builtAt: this.builtAt,
+      intact: true,
+    };
+  }
+
+  private addNow(items: readonly string[]): void {
     const shape = this.shape;
     if (!shape) return; // not built yet: the first rebuild will include these items
     for (const item of items) {
       for (const position of bitPositions(item, shape)) this.bits[position >> 3]! |= 1 << (position & 7);
     }
     this.count += items.length;
-  }
-
-  async rebuild(items: readonly string[], expectedItems: number): Promise<void> {
-    this.capacity = Math.max(1, expectedItems);
-    this.shape = bloomShape(this.capacity, this.falsePositiveRate);
-    this.bits = new Uint8Array(Math.ceil(this.shape.bits / 8));
-    this.count = 0;
-    await this.add(items);
-  }
-
-  async fill(): Promise<{ count: number; capacity: number }> {
-    return { count: this.count, capacity: this.capacity };
   }
 
   /** The filter as plain data, to send to another process (which rebuilds it with `fromSnapshot`). */
