@@ -50,6 +50,8 @@ export class SnowflakeGenerator {
     if (!Number.isInteger(shard) || shard < 0 || shard > MAX_SHARD) {
       throw new RangeError(`snowflake shard must be an integer in [0, ${MAX_SHARD}], got ${shard}`);
     }
+    // First, so that a generator that may not mint now throws before it uses up a sequence number.
+    const worker = this.workerForNextId();
     const wallMs = this.now() - SNOWFLAKE_EPOCH_MS;
     if (wallMs > this.lastMs) {
       this.lastMs = wallMs;
@@ -64,9 +66,37 @@ export class SnowflakeGenerator {
     const id =
       (BigInt(this.lastMs) << TIME_SHIFT) |
       (BigInt(shard) << SHARD_SHIFT) |
-      (BigInt(this.worker) << WORKER_SHIFT) |
+      (BigInt(worker) << WORKER_SHIFT) |
       (BigInt(this.sequence) << SEQUENCE_SHIFT);
     return id.toString();
+  }
+
+  /**
+   * The newest timestamp (Unix ms) an id of this generator carries, or -Infinity before the first
+   * id. It can be ahead of the wall clock (see above), which is why a worker id's next holder is
+   * told this rather than the time.
+   */
+  get newestTimestampMs(): number {
+    return this.lastMs < 0 ? Number.NEGATIVE_INFINITY : this.lastMs + SNOWFLAKE_EPOCH_MS;
+  }
+
+  /**
+   * Ids minted from now on carry timestamps later than `unixMs`. A generator that takes over a
+   * worker id calls it with the newest timestamp the id's previous holder may have used, so that
+   * the two never mint the same id even when this host's clock is behind the other's.
+   */
+  continueAfter(unixMs: number): void {
+    const after = Math.floor(unixMs) - SNOWFLAKE_EPOCH_MS;
+    if (after >= this.lastMs) {
+      // The next id moves to a later millisecond (a sequence of MAX means "this ms is used up").
+      this.lastMs = after;
+      this.sequence = MAX_SEQUENCE;
+    }
+  }
+
+  /** The worker id the next id carries. A leased generator overrides it to check its lease. */
+  protected workerForNextId(): number {
+    return this.worker;
   }
 }
 

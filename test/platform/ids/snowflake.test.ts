@@ -4,6 +4,7 @@ import {
   parseSnowflake,
   SNOWFLAKE_EPOCH_MS,
   SnowflakeGenerator,
+  smallestSnowflakeAt,
 } from "../../../src/platform/ids/snowflake.js";
 
 describe("snowflake ids", () => {
@@ -35,6 +36,19 @@ describe("snowflake ids", () => {
     }
     for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("continues after a given timestamp, even one the clock has not reached, and reports its newest", () => {
+    const clock = SNOWFLAKE_EPOCH_MS + 10_000;
+    const gen = new SnowflakeGenerator(4, () => clock);
+    expect(gen.newestTimestampMs).toBe(Number.NEGATIVE_INFINITY);
+    gen.continueAfter(clock + 5_000);
+    const first = parseSnowflake(gen.next(0))!;
+    expect(first.timestampMs).toBe(clock + 5_001);
+    expect(gen.newestTimestampMs).toBe(clock + 5_001);
+    // An earlier bound changes nothing: ids never go back.
+    gen.continueAfter(clock);
+    expect(BigInt(gen.next(0)) > BigInt(smallestSnowflakeAt(clock + 5_001))).toBe(true);
   });
 
   it("rejects out-of-range shard and worker, and malformed text", () => {
