@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { registerBenchCommand } from "../bench/command.js";
 import { ConfigError, loadConfig } from "../platform/config/load-config.js";
 import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js";
+import { NoFreeWorkerIdError } from "../platform/ids/worker-id-errors.js";
 import { createLogger } from "../platform/observability/logger.js";
 import { DEMO_SALE_SKU, seedDemo } from "../runtime/demo-seed.js";
 import { openPlatform, tokenServiceFor } from "../runtime/platform.js";
@@ -146,6 +147,11 @@ program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`floodgate: configuration error: ${error.message}\n`);
     process.exit(2);
+  }
+  // Not a bug, and the message says what to do: a stack trace would only bury it.
+  if (error instanceof NoFreeWorkerIdError) {
+    process.stderr.write(`floodgate: cannot start: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`floodgate: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);

@@ -12,7 +12,7 @@ import type { Database } from "../platform/db/database.js";
 import { openPgDatabase } from "../platform/db/pg-database.js";
 import { openPgliteDatabase } from "../platform/db/pglite-database.js";
 import { createShardRouter, type ShardRouter } from "../platform/db/shard-router.js";
-import { SnowflakeGenerator } from "../platform/ids/snowflake.js";
+import type { SnowflakeGenerator } from "../platform/ids/snowflake.js";
 import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
 import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.js";
@@ -22,6 +22,7 @@ import type { Stream } from "../platform/queue/stream.js";
 import { openReservationBook } from "../platform/reservations/open-reservation-book.js";
 import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import { openCaching } from "./caching.js";
+import { openIdGenerator } from "./worker-ids.js";
 
 /** The ports of one process, with the adapters config chose. Only the runtime builds this. */
 export interface Platform {
@@ -83,8 +84,7 @@ export async function openDatabases(config: Config, logger: Logger): Promise<Dat
 export async function openStream(config: Config, storeDir: string, logger: Logger): Promise<Stream> {
   const onWarning = (message: string) => logger.warn({ component: "queue" }, message);
   const url = config.queueUrl;
-  const scheme = url ? url.slice(0, url.indexOf(":")).toLowerCase() : "embedded";
-  switch (scheme) {
+  switch (queueSchemeOf(config)) {
     case "nats":
       return openJetStream(url!, {
         onWarning,
@@ -96,6 +96,12 @@ export async function openStream(config: Config, storeDir: string, logger: Logge
     default:
       return openEmbeddedStream(join(storeDir, "queue"), { onWarning });
   }
+}
+
+/** `nats`, `redis`, or `embedded` (also when FLOODGATE_QUEUE_URL is unset). */
+export function queueSchemeOf(config: Config): string {
+  const url = config.queueUrl;
+  return url ? url.slice(0, url.indexOf(":")).toLowerCase() : "embedded";
 }
 
 /**
@@ -129,6 +135,9 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
     opened.push(async () => {
       await Promise.all(databases.map((db) => db.close()));
     });
+    // After the databases (a lease may live on the primary), so that it is released before they close.
+    const idGenerator = await openIdGenerator(config, dataDirOf(config), databases[0]!, logger);
+    opened.push(() => idGenerator.close());
     const caching = await openCaching(config, metrics, logger);
     opened.push(() => caching.close());
     // Only a process hosting the inventory uses the book; the others need no stock connection.
@@ -151,7 +160,7 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
       caching,
       reservations,
       broadcast,
-      ids: new SnowflakeGenerator(config.workerId),
+      ids: idGenerator.ids,
       tokens: tokenServiceFor(config),
       close: closeOpened,
     };

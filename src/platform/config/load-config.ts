@@ -19,7 +19,8 @@ export interface Config {
   readonly broadcastUrl: string | undefined;
   readonly services: readonly ServiceName[];
   readonly serviceUrls: ReadonlyMap<string, string>;
-  readonly workerId: number;
+  /** Set: the operator's choice. Unset: the runtime leases one (src/runtime/worker-ids.ts). */
+  readonly workerId: number | undefined;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly ordersRole: "all" | "intake" | "worker";
@@ -115,7 +116,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     broadcastUrl: value("broadcastUrl") as string | undefined,
     services: value("services") as ServiceName[],
     serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
-    workerId: (value("workerId") as number | undefined) ?? process.pid % 64,
+    workerId: value("workerId") as number | undefined,
     logLevel: value("logLevel") as string,
     bodyLimitBytes: value("bodyLimitBytes") as number,
     ordersRole: value("ordersRole") as Config["ordersRole"],

@@ -88,7 +88,7 @@ export const SETTINGS = {
   },
   workerId: {
     type: { kind: "int", min: 0, max: 63 },
-    doc: "Snowflake worker id, unique per process writing ids. Unset: derived from the process id (set it explicitly when running several processes).",
+    doc: "Snowflake worker id of this process; two live processes with the same one can mint the same id. Unset (recommended): leased at start from what every process of a deployment shares — the primary database if FLOODGATE_DATABASE_URLS is set, else the Redis of FLOODGATE_STOCK_URL, else that of FLOODGATE_CACHE_URL, else the data dir — renewed every 5 s and released at shutdown; a process that cannot renew it stops minting ids (503 with Retry-After) after 15 s, and a crashed process's id is free after 20 s. Set: no lease; give every process its own.",
   },
   logLevel: {
     type: { kind: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
