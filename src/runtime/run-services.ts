@@ -14,6 +14,7 @@ import type { RunningService } from "../services/service-module.js";
 import { openPlatform, type Platform } from "./platform.js";
 import { createServiceClients } from "./service-clients.js";
 import { SERVICE_MODULES } from "./service-registry.js";
+import { checkStartupSettings } from "./startup-checks.js";
 
 /** How often the dashboard and bench figures are sampled. */
 const TELEMETRY_INTERVAL_MS = 500;
@@ -48,6 +49,7 @@ export async function migrateServices(
  * routes, their internal operations for other processes, and health/metrics.
  */
 export async function runServices(config: Config, logger: Logger): Promise<RunningProcess> {
+  checkStartupSettings(config);
   const platform = await openPlatform(config, logger);
   let ready = false;
   const app = createHttpServer({

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +51,25 @@ describe("floodgate CLI", () => {
     expect(code).toBe(2);
     expect(stderr).toContain("FLOODGATE_PORT accepts an integer from 0 to 65535");
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace for a configuration mistake
+  });
+
+  it("refuses split order roles on the embedded queue, which no other process reads", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "floodgate-cli-"));
+    for (const role of ["intake", "worker"]) {
+      const { code, stderr } = floodgate(["service", "orders"], {
+        FLOODGATE_DATA_DIR: dataDir,
+        FLOODGATE_ORDERS_ROLE: role,
+      });
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        `FLOODGATE_ORDERS_ROLE=${role} needs a queue that the intake and worker processes share`,
+      );
+      expect(stderr).toContain("Set FLOODGATE_QUEUE_URL to a shared broker");
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+    // Refused before anything was opened: no stores were created in the data dir.
+    expect(readdirSync(dataDir)).toEqual([]);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("refuses an unknown service name", () => {

@@ -96,9 +96,14 @@ export class DirectoryLockedError extends Error {
   ) {
     const who =
       holder === process.pid ? `this process (pid ${holder}), which already has it open` : `pid ${holder}`;
+    // Not "use another FLOODGATE_DATA_DIR": that gives this process a queue of its own, which is
+    // how split intake and worker processes once lost every order they accepted.
     super(
-      `The Floodgate data directory ${directory} is locked by ${who} (${lockPath}). ` +
-        "Stop that process, or set FLOODGATE_DATA_DIR to use another directory.",
+      `The embedded queue at ${directory} is locked by ${who} (${lockPath}); two processes cannot share it. ` +
+        "Stop that process. To run several processes of one service (orders intakes and workers, say), " +
+        "give them a queue server they share with FLOODGATE_QUEUE_URL (nats:// or redis://) and a shared " +
+        "database with FLOODGATE_DATABASE_URLS: another FLOODGATE_DATA_DIR would give this process a queue " +
+        "of its own that no other process reads.",
     );
   }
 }
