@@ -8,7 +8,8 @@ const check = (env: Record<string, string>, services?: string) =>
 describe("settings refused together at start-up", () => {
   it("refuses an intake or worker role on the embedded queue, naming both settings", () => {
     for (const role of ["intake", "worker"]) {
-      for (const queue of [{}, { FLOODGATE_QUEUE_URL: "embedded://" }]) {
+      const queues: Record<string, string>[] = [{}, { FLOODGATE_QUEUE_URL: "embedded://" }];
+      for (const queue of queues) {
         expect(() => check({ FLOODGATE_ORDERS_ROLE: role, ...queue }, "orders")).toThrow(ConfigError);
         expect(() => check({ FLOODGATE_ORDERS_ROLE: role, ...queue })).toThrow(
           new RegExp(`FLOODGATE_ORDERS_ROLE=${role} needs a queue .* Set FLOODGATE_QUEUE_URL`),

@@ -49,11 +49,12 @@ describe("where a process's snowflake worker id comes from", () => {
   });
 
   it("is a lease in the data dir when no server is shared (memcached and memory are not lease stores)", () => {
-    for (const env of [
+    const unshared: Record<string, string>[] = [
       {},
       { FLOODGATE_CACHE_URL: "memcached://m:1" },
       { FLOODGATE_STOCK_URL: "memory://" },
-    ]) {
+    ];
+    for (const env of unshared) {
       expect(source(env)).toEqual({ kind: "data-dir", directory: join("/data", "ids") });
     }
   });

@@ -41,11 +41,6 @@ export class LeasedSnowflakeGenerator extends SnowflakeGenerator {
     return this.lease?.workerId;
   }
 
-  /** Where the lease lives, for logs. */
-  get leaseWhere(): string | undefined {
-    return this.lease?.where;
-  }
-
   /** Frees the worker id; the generator mints nothing afterwards. */
   async close(): Promise<void> {
     await this.lease?.release();

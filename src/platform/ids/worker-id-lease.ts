@@ -93,11 +93,6 @@ export class WorkerIdLease {
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
-  /** Where the lease lives, for logs. */
-  get where(): string {
-    return this.store.where;
-  }
-
   /** The worker id held now (trusted or not), if any. */
   get workerId(): number | undefined {
     return this.grant?.workerId;

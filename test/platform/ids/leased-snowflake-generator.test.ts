@@ -69,8 +69,10 @@ describe("LeasedSnowflakeGenerator", () => {
   it("continues after the previous holder's bound, so a clock behind that holder's repeats none of its ids", async () => {
     const clock = SNOWFLAKE_EPOCH_MS + 1_000_000;
     const previousMintedUntilMs = clock + 60_000;
+    // Timings of production length: 3000 ids in one synchronous loop leave no turn for a renewal.
     const generator = await open(new ScriptedLeases({ workerId: 5, previousMintedUntilMs }), {
       now: () => clock,
+      timings: { ttlMs: 20_000, renewEveryMs: 5_000, trustForMs: 15_000 },
     });
     for (let i = 0; i < 3000; i++) {
       expect(parseSnowflake(generator.next(1))!.timestampMs).toBeGreaterThan(previousMintedUntilMs);
