@@ -80,10 +80,18 @@ export interface ReadOptions {
 
 export type FillOptions = Pick<ReadOptions, "ttlMs" | "missingTtlMs">;
 
+/** What a load (or an L2 read) gives the reads sharing it: the value, and when it stops being usable. */
+interface Served {
+  readonly value: string | undefined;
+  readonly expiresAt: number;
+}
+
 const LOCK_TTL_MS = 3000;
 const LOCK_POLL_MS = 20;
 /** L1 TTLs get up to this fraction extra, so entries filled together do not all leave at once. */
 const L1_JITTER = 0.5;
+/** Every other TTL gets up to this fraction extra (cache avalanche). */
+const TTL_JITTER = 0.1;
 
 /**
  * Cache-aside reads through two levels, with the protections a flash sale needs:
@@ -103,7 +111,7 @@ const L1_JITTER = 0.5;
  */
 export class ReadThroughCache {
   private readonly l1: L1Cache;
-  private readonly flights: SingleFlight<string | undefined>;
+  private readonly flights: SingleFlight<Served>;
   private readonly clock: CacheClock;
   private readonly random: () => number;
   private readonly l1TtlMs: number;
@@ -200,15 +208,22 @@ export class ReadThroughCache {
       return local.value;
     }
     this.metrics.lookups.inc(this.labels.l1Miss);
+    const begunAt = this.clock.now();
     if (options.admit && !(await this.admitted(key, options.admit))) {
       this.metrics.rejected.inc(this.labels.cache);
       return undefined;
     }
-    const before = this.flights.joins;
-    // A read joins only a load younger than the L1 TTL, so sharing a load is never staler than L1.
-    const value = await this.flights.run(key, () => this.fromL2OrSource(key, load, options), this.l1TtlMs);
-    if (this.flights.joins > before) this.metrics.joins.inc(this.labels.cache);
-    return value;
+    this.longestTtlMs = Math.max(this.longestTtlMs, options.ttlMs * (1 + TTL_JITTER));
+    for (let attempt = 0; ; attempt++) {
+      const before = this.flights.joins;
+      // A read joins only a load younger than the L1 TTL, so sharing a load is never staler than L1.
+      const served = await this.flights.run(key, () => this.fromL2OrSource(key, load, options), this.l1TtlMs);
+      const joined = this.flights.joins > before;
+      if (joined) this.metrics.joins.inc(this.labels.cache);
+      // A load this read joined may have found a value whose time ran out before this read began
+      // (an old entry restored into L2, say). Any later load began after this read did.
+      if (!joined || served.expiresAt > begunAt || attempt > 0) return served.value;
+    }
   }
 
   /**
@@ -223,7 +238,7 @@ export class ReadThroughCache {
     options: FillOptions,
   ): Promise<boolean> {
     if (this.options.enabled === false) return false;
-    return this.store(key, loaded, readStartedAt, options);
+    return this.store(key, loaded, readStartedAt, readStartedAt + this.ttlOf(loaded, options));
   }
 
   /**
@@ -314,7 +329,7 @@ export class ReadThroughCache {
     });
   }
 
-  private async fromL2OrSource(key: string, load: Loader, options: ReadOptions): Promise<string | undefined> {
+  private async fromL2OrSource(key: string, load: Loader, options: ReadOptions): Promise<Served> {
     const startedAt = this.clock.now();
     const l2 = this.options.l2;
     if (!l2) return this.loadAndStore(key, load, options);
@@ -333,29 +348,33 @@ export class ReadThroughCache {
     }
   }
 
-  private async loadAndStore(key: string, load: Loader, options: ReadOptions): Promise<string | undefined> {
+  private async loadAndStore(key: string, load: Loader, options: ReadOptions): Promise<Served> {
     const readStartedAt = this.clock.now();
     const loaded = await this.loadAndTime(load);
-    await this.store(key, loaded, readStartedAt, options);
-    return loaded?.value;
+    const expiresAt = readStartedAt + this.ttlOf(loaded, options);
+    await this.store(key, loaded, readStartedAt, expiresAt);
+    return { value: loaded?.value, expiresAt };
+  }
+
+  private ttlOf(loaded: Versioned | undefined, options: FillOptions): number {
+    return jitteredTtl(loaded ? options.ttlMs : options.missingTtlMs, TTL_JITTER, this.random);
   }
 
   /**
    * The one fill path (reads and warms): L2 first, by compare-and-set, then L1, by compare-and-set.
    * When L2 holds a newer version the fill leaves L1 alone too: what it carries is already old.
-   * Every TTL counts from `readStartedAt`, so an entry never outlives the read that made it by
-   * more than its TTL, at any level.
+   * `expiresAt` (the TTL from `readStartedAt`) goes into the entry, so no level hands it out later.
    */
   private async store(
     key: string,
     loaded: Versioned | undefined,
     readStartedAt: number,
-    options: FillOptions,
+    expiresAt: number,
   ): Promise<boolean> {
     const cache = this.options.name;
-    const age = this.clock.now() - readStartedAt;
-    const ttl = jitteredTtl(loaded ? options.ttlMs : options.missingTtlMs, 0.1, this.random);
-    const remaining = ttl - age;
+    const now = this.clock.now();
+    const age = now - readStartedAt;
+    const remaining = expiresAt - now;
     // Too old: a write's retirement it must lose to may have expired. A present value must also
     // outlive every fill that could still arrive (it may have replaced a retirement).
     if (!(age <= this.maxFillAgeMs && remaining > 0) || (loaded && remaining < this.maxFillAgeMs)) {
@@ -363,13 +382,13 @@ export class ReadThroughCache {
       return false;
     }
     const entry: FillEntry = loaded
-      ? { kind: "value", version: loaded.version, value: loaded.value }
-      : { kind: "absent", version: 0 };
+      ? { kind: "value", version: loaded.version, expiresAt, value: loaded.value }
+      : { kind: "absent", version: 0, expiresAt };
     const l2 = this.options.l2;
-    let l1Ttl = ttl;
+    let l1ExpiresAt = expiresAt;
     if (l2) {
-      l1Ttl = Math.min(ttl, jitteredTtl(this.l1TtlMs, L1_JITTER, this.random));
-      this.longestTtlMs = Math.max(this.longestTtlMs, ttl);
+      l1ExpiresAt = Math.min(expiresAt, readStartedAt + jitteredTtl(this.l1TtlMs, L1_JITTER, this.random));
+      this.longestTtlMs = Math.max(this.longestTtlMs, expiresAt - readStartedAt);
       try {
         if (!(await this.breaker.execute(() => l2.fill(key, entry, remaining)))) {
           this.metrics.fills.inc({ cache, outcome: "superseded" });
@@ -381,23 +400,26 @@ export class ReadThroughCache {
         this.metrics.fills.inc({ cache, outcome: "error" });
       }
     }
-    const stored = this.l1.fill(key, entry.version, loaded?.value, readStartedAt + l1Ttl);
+    const stored = this.l1.fill(key, entry.version, loaded?.value, l1ExpiresAt);
     if (stored || !l2) this.metrics.fills.inc({ cache, outcome: stored ? "stored" : "superseded" });
     return stored;
   }
 
-  /** Copies an entry read from L2 into L1, for the L1 TTL from the read's start. */
-  private keepLocally(key: string, entry: CacheEntry & FillEntry, startedAt: number): string | undefined {
+  /** Copies an entry read from L2 into L1, for the L1 TTL from the read's start (never past its own time). */
+  private keepLocally(key: string, entry: FillEntry, startedAt: number): Served {
     const value = entry.kind === "value" ? entry.value : undefined;
-    const expiresAt = startedAt + jitteredTtl(this.l1TtlMs, L1_JITTER, this.random);
-    this.l1.fill(key, entry.version, value, expiresAt);
-    return value;
+    const l1ExpiresAt = startedAt + jitteredTtl(this.l1TtlMs, L1_JITTER, this.random);
+    this.l1.fill(key, entry.version, value, Math.min(entry.expiresAt, l1ExpiresAt));
+    return { value, expiresAt: entry.expiresAt };
   }
 
-  /** An L2 entry this process may hand out: a value or absent marker not below the key's floor. */
+  /**
+   * An L2 entry this process may hand out: a value or absent marker whose time has not run out,
+   * not below the key's floor.
+   */
   private usable(key: string, entry: CacheEntry | undefined): FillEntry | undefined {
     if (entry === undefined || entry.kind === "retired") return undefined;
-    return entry.version >= this.l1.floor(key) ? entry : undefined;
+    return entry.expiresAt > this.clock.now() && entry.version >= this.l1.floor(key) ? entry : undefined;
   }
 
   /** A filter that cannot answer (its server is down) admits: slower, never a wrong "absent". */

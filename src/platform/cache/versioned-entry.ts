@@ -15,45 +15,56 @@
  * Versions are the source's (catalog: `products.version`), non-negative safe integers; 0 is "never
  * existed". Sources that delete must give the deletion a version, or a late fill of the deleted
  * row would win against nothing.
+ *
+ * Values and absent markers also carry `expiresAt`: the time (ms, the filling process's clock)
+ * after which no reader may hand them out — the TTL counted from the start of the read that
+ * loaded them. The server's own TTL only reclaims the space: it starts when the write reaches
+ * the server, which may be late, and a snapshot restored later brings entries back with it.
  */
 export type CacheEntry =
-  | { readonly kind: "value"; readonly version: number; readonly value: string }
-  | { readonly kind: "absent"; readonly version: number }
+  | { readonly kind: "value"; readonly version: number; readonly expiresAt: number; readonly value: string }
+  | { readonly kind: "absent"; readonly version: number; readonly expiresAt: number }
   | { readonly kind: "retired"; readonly version: number };
 
 /** What a fill may store: a value, or the source's "nothing here". */
 export type FillEntry = Exclude<CacheEntry, { kind: "retired" }>;
 
 /**
- * Stored form: a header the Lua scripts can match with `^\1([VAR])(%d+)|`, then the value. The
- * leading \u0001 keeps a header from ever being mistaken for a value written without one (an
- * older release's plain JSON), which decodes as "no entry" and is overwritten by the next fill.
+ * Stored form: a header the Lua scripts can match with `^\1([VAR])(%d+)|` — mark, kind, version —
+ * then, for values and absent markers, `<expiresAt>|` and the value. The leading \u0001 keeps a
+ * header from ever being mistaken for a value written without one (an older release's plain
+ * JSON), which decodes as "no entry" and is overwritten by the next fill.
  */
 const MARK = "\u0001";
 const KIND_LETTER = { value: "V", absent: "A", retired: "R" } as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0001 is the header's mark (see above).
-const HEADER = /^\u0001([VAR])(\d{1,16})\|/;
+const HEADER = /^\u0001(?:R(\d{1,16})\||([VA])(\d{1,16})\|(\d{1,16})\|)/;
 
 export function encodeEntry(entry: CacheEntry): string {
   checkVersion(entry.version);
   const header = `${MARK}${KIND_LETTER[entry.kind]}${entry.version}|`;
-  return entry.kind === "value" ? header + entry.value : header;
+  if (entry.kind === "retired") return header;
+  if (!Number.isSafeInteger(entry.expiresAt) || entry.expiresAt < 0) {
+    throw new RangeError(`cache entry expiresAt must be a non-negative safe integer, got ${entry.expiresAt}`);
+  }
+  const dated = `${header}${entry.expiresAt}|`;
+  return entry.kind === "value" ? dated + entry.value : dated;
 }
 
 /** The entry in a stored string; undefined when it is not one (it then counts as no entry). */
 export function decodeEntry(stored: string): CacheEntry | undefined {
   const match = HEADER.exec(stored);
   if (!match) return undefined;
-  const version = Number(match[2]);
-  if (!Number.isSafeInteger(version)) return undefined;
-  switch (match[1]) {
-    case "V":
-      return { kind: "value", version, value: stored.slice(match[0].length) };
-    case "A":
-      return { kind: "absent", version };
-    default:
-      return { kind: "retired", version };
+  if (match[1] !== undefined) {
+    const version = Number(match[1]);
+    return Number.isSafeInteger(version) ? { kind: "retired", version } : undefined;
   }
+  const version = Number(match[3]);
+  const expiresAt = Number(match[4]);
+  if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expiresAt)) return undefined;
+  return match[2] === "V"
+    ? { kind: "value", version, expiresAt, value: stored.slice(match[0].length) }
+    : { kind: "absent", version, expiresAt };
 }
 
 /** "store": write it; "current": the key already holds this version; "newer": a higher one. */

@@ -14,7 +14,11 @@ export function itFillsByVersion(
   key: (suffix: string) => string,
   options: { readonly shortTtlMs: number; readonly expiryGraceMs: number },
 ): void {
-  const value = (version: number, text = `v${version}`) => ({ kind: "value", version, value: text }) as const;
+  /** A deadline far ahead: the adapters store it, readers (not adapters) enforce it. */
+  const expiresAt = Date.now() + LONG_TTL_MS;
+  const value = (version: number, text = `v${version}`) =>
+    ({ kind: "value", version, expiresAt, value: text }) as const;
+  const absent = { kind: "absent", version: 0, expiresAt } as const;
 
   it("versioned: a fill stores, and only a higher version replaces it", async () => {
     const k = key("fill-order");
@@ -30,10 +34,10 @@ export function itFillsByVersion(
 
   it("versioned: an absent marker is an entry at its version", async () => {
     const k = key("absent");
-    expect(await cache().fill(k, { kind: "absent", version: 0 }, LONG_TTL_MS)).toBe(true);
-    expect(await cache().readEntry(k)).toEqual({ kind: "absent", version: 0 });
+    expect(await cache().fill(k, absent, LONG_TTL_MS)).toBe(true);
+    expect(await cache().readEntry(k)).toEqual(absent);
     expect(await cache().fill(k, value(1), LONG_TTL_MS)).toBe(true);
-    expect(await cache().fill(k, { kind: "absent", version: 0 }, LONG_TTL_MS)).toBe(false);
+    expect(await cache().fill(k, absent, LONG_TTL_MS)).toBe(false);
     expect(await cache().readEntry(k)).toEqual(value(1));
   });
 
