@@ -135,8 +135,8 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
     opened.push(async () => {
       await Promise.all(databases.map((db) => db.close()));
     });
-    // After the databases (a lease may live on the primary), so that it is released before they close.
-    const idGenerator = await openIdGenerator(config, dataDirOf(config), databases[0]!, logger);
+    // Released by close(), which runs after the services stopped: nothing mints after the release.
+    const idGenerator = await openIdGenerator(config, dataDirOf(config), logger);
     opened.push(() => idGenerator.close());
     const caching = await openCaching(config, metrics, logger);
     opened.push(() => caching.close());

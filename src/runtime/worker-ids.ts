@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { cacheUrlScheme } from "../platform/cache/open-cache.js";
 import { connectRedis } from "../platform/cache/redis-cache.js";
 import type { Config } from "../platform/config/load-config.js";
-import type { Database } from "../platform/db/database.js";
+import { openPgDatabase } from "../platform/db/pg-database.js";
 import { FileWorkerIdLeases } from "../platform/ids/file-worker-id-leases.js";
 import { LeasedSnowflakeGenerator } from "../platform/ids/leased-snowflake-generator.js";
 import { PgWorkerIdLeases } from "../platform/ids/pg-worker-id-leases.js";
@@ -18,7 +18,7 @@ import type { Logger } from "../platform/observability/logger.js";
  */
 export type WorkerIdSource =
   | { readonly kind: "explicit"; readonly workerId: number }
-  | { readonly kind: "database" }
+  | { readonly kind: "database"; readonly url: string }
   | {
       readonly kind: "redis";
       readonly setting: "FLOODGATE_STOCK_URL" | "FLOODGATE_CACHE_URL";
@@ -34,7 +34,7 @@ export type WorkerIdSource =
  */
 export function workerIdSourceOf(config: Config, dataDir: string): WorkerIdSource {
   if (config.workerId !== undefined) return { kind: "explicit", workerId: config.workerId };
-  if (config.databaseUrls) return { kind: "database" };
+  if (config.databaseUrls) return { kind: "database", url: config.databaseUrls[0]! };
   if (isRedisUrl(config.stockUrl)) {
     return {
       kind: "redis",
@@ -61,18 +61,13 @@ export interface IdGenerator {
 }
 
 /** The process's snowflake generator: a fixed worker id, or one leased from the source above. */
-export async function openIdGenerator(
-  config: Config,
-  dataDir: string,
-  primary: Database,
-  logger: Logger,
-): Promise<IdGenerator> {
+export async function openIdGenerator(config: Config, dataDir: string, logger: Logger): Promise<IdGenerator> {
   const source = workerIdSourceOf(config, dataDir);
   if (source.kind === "explicit") {
     logger.info({ workerId: source.workerId }, "snowflake worker id set by FLOODGATE_WORKER_ID");
     return { ids: new SnowflakeGenerator(source.workerId), close: async () => {} };
   }
-  const store = await openLeaseStore(source, primary, logger);
+  const store = await openLeaseStore(source, logger);
   try {
     const ids = await LeasedSnowflakeGenerator.open(store, {
       onWarning: (message) => logger.warn({ component: "ids" }, message),
@@ -95,14 +90,22 @@ const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 async function openLeaseStore(
   source: Exclude<WorkerIdSource, { kind: "explicit" }>,
-  primary: Database,
   logger: Logger,
 ): Promise<WorkerIdLeases> {
   switch (source.kind) {
-    case "database":
-      return PgWorkerIdLeases.open(primary, {
-        log: (message) => logger.info({ component: "ids", database: primary.name }, message),
-      });
+    case "database": {
+      // A connection of its own: renewals must not queue behind a burst's queries in the shared pool.
+      const db = await openPgDatabase({ url: source.url, name: "shard-0", poolSize: 1 });
+      try {
+        const leases = await PgWorkerIdLeases.open(db, {
+          log: (message) => logger.info({ component: "ids", database: db.name }, message),
+        });
+        return withClose(leases, () => db.close());
+      } catch (error) {
+        await db.close();
+        throw error;
+      }
+    }
     case "redis": {
       const redis = await connectRedis(source.url, {
         commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS,
@@ -114,6 +117,19 @@ async function openLeaseStore(
     case "data-dir":
       return new FileWorkerIdLeases(source.directory);
   }
+}
+
+/** The store, whose close also closes the connection opened for it. */
+function withClose(store: WorkerIdLeases, closeConnection: () => Promise<void>): WorkerIdLeases {
+  return {
+    where: store.where,
+    acquire: (holder, ttlMs) => store.acquire(holder, ttlMs),
+    renew: (workerId, holder, ttlMs, mintedUntilMs) => store.renew(workerId, holder, ttlMs, mintedUntilMs),
+    release: (workerId, holder, mintedUntilMs) => store.release(workerId, holder, mintedUntilMs),
+    close: async () => {
+      await store.close().finally(closeConnection);
+    },
+  };
 }
 
 function isRedisUrl(url: string | undefined): boolean {

@@ -24,7 +24,7 @@ describe("where a process's snowflake worker id comes from", () => {
         FLOODGATE_STOCK_URL: "redis://s:1",
         FLOODGATE_CACHE_URL: "redis://c:1",
       }),
-    ).toEqual({ kind: "database" });
+    ).toEqual({ kind: "database", url: "postgres://h1/db" });
   });
 
   it("is a lease on the stock Redis, then on the cache Redis, each under its own prefix", () => {
