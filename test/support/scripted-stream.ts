@@ -34,11 +34,21 @@ interface Message {
  * message list; redelivery happens when the test asks (`redeliverInFlight`), not on a timer.
  */
 export class ScriptedStream implements Stream {
+  /**
+   * When set, decides each append: its fate, and a step awaited between the message landing (or
+   * not) and its answer reaching the caller (the race explorer schedules both).
+   */
+  onAppend:
+    | ((dedupId: string | undefined) => Promise<{ fate: AppendFate; replied: () => Promise<unknown> }>)
+    | undefined;
   private readonly messages: Message[] = [];
   private readonly planned: AppendFate[] = [];
   private holdNext = 0;
   private readonly waiting: ((held: HeldAppend) => void)[] = [];
   readonly held: HeldAppend[] = [];
+
+  /** `fetchWaitMs`: how long an empty fetch waits (a worker loop must not spin); 0 for tests that step workers by hand. */
+  constructor(private readonly options: { fetchWaitMs?: number } = {}) {}
 
   /** The next appends (in order) meet these fates; unplanned ones succeed. */
   plan(...fates: AppendFate[]): void {
@@ -57,6 +67,13 @@ export class ScriptedStream implements Stream {
   }
 
   async append(_topic: string, data: Uint8Array, options?: AppendOptions): Promise<void> {
+    if (this.onAppend) {
+      const { fate, replied } = await this.onAppend(options?.dedupId);
+      if (fate !== "fail") this.land(data);
+      await replied();
+      if (fate !== "ok") throw new Error(`append ${fate} (scripted)`);
+      return;
+    }
     if (this.holdNext > 0) {
       this.holdNext--;
       const fate = await new Promise<AppendFate>((resolve) => {
@@ -71,9 +88,13 @@ export class ScriptedStream implements Stream {
 
   private apply(fate: AppendFate, data: Uint8Array): void {
     if (fate === "fail") throw new Error("append failed (scripted)");
-    this.messages.push({ seq: this.messages.length, data, acked: false, inFlight: false, attempts: 0 });
+    this.land(data);
     if (fate === "lands-then-fails")
       throw new Error("append landed but its acknowledgement was lost (scripted)");
+  }
+
+  private land(data: Uint8Array): void {
+    this.messages.push({ seq: this.messages.length, data, acked: false, inFlight: false, attempts: 0 });
   }
 
   /** Makes every delivered, unacked message deliverable again (a worker died holding them). */
@@ -83,12 +104,13 @@ export class ScriptedStream implements Stream {
 
   group(_topic: string, _group: string, _options: GroupOptions): ConsumerGroup {
     const messages = this.messages;
+    const waitLimitMs = this.options.fetchWaitMs ?? 5;
     return {
       async fetch(max: number, waitMs: number): Promise<Delivery[]> {
         let ready = messages.filter((m) => !m.acked && !m.inFlight).slice(0, max);
-        if (ready.length === 0) {
+        if (ready.length === 0 && waitLimitMs > 0) {
           // As a real group does, wait a little for messages (never spin the event loop).
-          await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 5)));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, waitLimitMs)));
           ready = messages.filter((m) => !m.acked && !m.inFlight).slice(0, max);
         }
         return ready.map((message) => {

@@ -50,17 +50,20 @@ export function createHttpClient<T extends object>(
         });
         const payload = (await response.body.json()) as {
           result?: unknown;
-          error?: { code?: string; message?: string };
+          error?: { code?: string; message?: string; [detail: string]: unknown };
         };
         if (response.statusCode === 200) return payload.result;
-        const code = payload.error?.code;
+        const { code, message, ...details } = payload.error ?? {};
         if (code && isErrorCode(code)) {
-          // The same error as in-process, Retry-After included (a 503 must keep telling when to retry).
+          // The same error as in-process: Retry-After included (a 503 must keep telling when to
+          // retry), and its details (an outcome_unknown names its order).
           const retryAfter = Number(response.headers["retry-after"]);
+          const strings = Object.entries(details).filter(([, v]) => typeof v === "string");
           throw new AppError(
             code,
-            payload.error?.message,
+            message,
             Number.isFinite(retryAfter) ? retryAfter : undefined,
+            strings.length > 0 ? (Object.fromEntries(strings) as Record<string, string>) : undefined,
           );
         }
         throw new AppError("dependency_failed", `${service}.${operation} answered ${response.statusCode}.`);

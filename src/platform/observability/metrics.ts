@@ -9,13 +9,23 @@ export type { Counter, Gauge } from "prom-client";
 export class Metrics {
   readonly registry = new Registry();
 
-  constructor(defaultLabels: Record<string, string> = {}) {
+  constructor(
+    defaultLabels: Record<string, string> = {},
+    /**
+     * The process's own figures (CPU, memory, event-loop delay). Each registry that collects them
+     * keeps its own event-loop monitor running for the life of the process, so code that makes
+     * many short-lived registries (tests) turns them off.
+     */
+    options: { processMetrics?: boolean } = {},
+  ) {
     this.registry.setDefaultLabels(defaultLabels);
-    collectDefaultMetrics({
-      register: this.registry,
-      prefix: "floodgate_process_",
-      eventLoopMonitoringPrecision: 20,
-    });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({
+        register: this.registry,
+        prefix: "floodgate_process_",
+        eventLoopMonitoringPrecision: 20,
+      });
+    }
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -175,9 +175,18 @@ export class StockReservations {
     if (state === "reserved" && book.shared && !running) {
       // Another inventory process may be writing it right now, or failing to: only its row tells.
       const row = (await store.rows([found.orderId])).get(found.orderId);
-      if (!row || row.status === "released") {
-        // Not written (yet), or released while the book did not hear of it: the key frees up.
-        if (row) await this.mirrorRow(ref, row);
+      if (!row) {
+        // Its first request may still be writing it (and be answered 202), or have failed to.
+        throw new AppError(
+          "outcome_unknown",
+          `Order ${found.orderId} is still being recorded; retry with the same Idempotency-Key.`,
+          1,
+          { orderId: found.orderId },
+        );
+      }
+      if (row.status === "released") {
+        // Released while the book did not hear of it: never to be stored; the key frees up.
+        await this.mirrorRow(ref, row);
         throw notAccepted();
       }
       state = row.status;

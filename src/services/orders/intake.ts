@@ -141,7 +141,8 @@ export class OrderIntake {
     }
     this.outcomes.inc({ outcome: "replayed" });
     if (first.state === "accepted") return first.orderId;
-    if (first.state === "releasing") throw new AppError("not_accepted", undefined, 1);
+    // Being released: most likely as not accepted, but the row may yet prove it stored.
+    if (first.state === "releasing") throw this.outcomeUnknown(first.orderId);
     const product = await this.productFor(order.sku);
     const again = this.requestFor(first.orderId, order, product, key, first.reservedAt);
     // If this append fails the order's fate is still open: its first append may have landed.
