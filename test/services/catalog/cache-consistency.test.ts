@@ -14,7 +14,10 @@ import {
 const SECRET = "cache-consistency-secret-0123456789abcdef";
 const tokens = new TokenService(SECRET);
 const admin = `Bearer ${tokens.issue({ userId: "admin", admin: true })}`;
-/** The guarantee docs/architecture.md states: 500 ms second delete, plus pub/sub and scheduling slack. */
+/**
+ * docs/architecture.md (Caching) says another process sees a write once the write's invalidation
+ * message reached it; on one machine that takes milliseconds, and this leaves room for scheduling.
+ */
 const STALENESS_BOUND_MS = 1000;
 
 async function json(
