@@ -171,7 +171,7 @@ describe("race explorer: intake, inventory and worker under generated interleavi
       book,
       store,
       reservations,
-      backlog: () => group.lag(),
+      backlog: async () => ({ pending: await group.lag(), deadLettered: { orderIds: [], complete: true } }),
       log: logger,
     });
     // The sale opens before the scenario's clock, and never closes during it.

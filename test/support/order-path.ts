@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LocalBroadcast } from "../../src/platform/broadcast/local-broadcast.js";
 import { openBroadcast } from "../../src/platform/broadcast/open-broadcast.js";
 import { loadConfig } from "../../src/platform/config/load-config.js";
 import type { Database } from "../../src/platform/db/database.js";
@@ -16,6 +17,7 @@ import type { ReservationBook } from "../../src/platform/reservations/reservatio
 import type { CatalogApi, Product } from "../../src/services/catalog/api.js";
 import type { InventoryApi } from "../../src/services/inventory/api.js";
 import { inventoryService } from "../../src/services/inventory/index.js";
+import type { OrdersApi } from "../../src/services/orders/api.js";
 import { ordersService } from "../../src/services/orders/index.js";
 import { OrderIntake, type PlaceOrder } from "../../src/services/orders/intake.js";
 import { ORDER_REQUESTS_TOPIC } from "../../src/services/orders/order-request.js";
@@ -37,8 +39,11 @@ export interface OrderPath {
   readonly book: ReservationBook;
   readonly stream: ScriptedStream;
   readonly inventory: InventoryApi;
-  /** An intake process of its own (its own in-flight map and sold-out flags), same inventory. */
-  intake(): Intake;
+  /**
+   * An intake process of its own (its own in-flight map and sold-out flags), same inventory.
+   * `deaf`: it hears no stock news (as when pub/sub loses its messages).
+   */
+  intake(options?: { deaf?: boolean }): Intake;
   openSale(sku: string, stock: number, perUserLimit: number): Promise<void>;
   /** Runs an order worker until the queue is empty. */
   drain(): Promise<void>;
@@ -50,7 +55,7 @@ export interface OrderPath {
 export interface Intake {
   /** Faults for this intake's next calls to the inventory, by operation, in order. */
   readonly faults: Map<string, CallFault[]>;
-  place(order: PlaceOrder): Promise<Answer>;
+  place(order: Omit<PlaceOrder, "idempotencyKey"> & { idempotencyKey?: string | undefined }): Promise<Answer>;
 }
 
 const PRODUCT: Omit<Product, "sku"> = {
@@ -70,13 +75,23 @@ const PRODUCT: Omit<Product, "sku"> = {
  * Redis when `stockUrl` is given.
  */
 export async function startOrderPath(
-  options: { stockUrl?: string; stockPrefix?: string } = {},
+  options: { stockUrl?: string; stockPrefix?: string; reservationTtlSeconds?: number } = {},
 ): Promise<OrderPath> {
   const dataDir = mkdtempSync(join(tmpdir(), "floodgate-order-path-"));
   const db = await openPgliteDatabase({ name: "order-path" });
   await runMigrations(db, "inventory", inventoryService.migrationsDir);
   await runMigrations(db, "orders", ordersService.migrationsDir);
-  const config = loadConfig({ env: {}, overrides: { dataDir, logLevel: "silent", seedDemo: "false" } });
+  // An intake-only orders service: its API (the backlog) is real; the test runs its own workers.
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      dataDir,
+      logLevel: "silent",
+      seedDemo: "false",
+      ordersRole: "intake",
+      reservationTtlSeconds: String(options.reservationTtlSeconds ?? 900),
+    },
+  });
   const logger = createLogger("silent");
   const metrics = new Metrics();
   const databases = createShardRouter([db]);
@@ -93,13 +108,16 @@ export async function startOrderPath(
     productById: async () => null,
   };
   let inventoryApi: InventoryApi | undefined;
+  let ordersApi: OrdersApi | undefined;
   const clients = {
     catalog,
     get inventory() {
       return inventoryApi!;
     },
     sales: {},
-    orders: { backlog: async () => ({ pending: await group.lag() }) },
+    get orders() {
+      return ordersApi!;
+    },
   } as unknown as ServiceClients;
   const context = {
     config,
@@ -114,6 +132,8 @@ export async function startOrderPath(
   } as unknown as ServiceContext;
   const inventory = (await inventoryService.start(context)) as RunningService<InventoryApi>;
   inventoryApi = inventory.api;
+  const orders = (await ordersService.start(context)) as RunningService<OrdersApi>;
+  ordersApi = orders.api;
   let workerIds = 0;
 
   return {
@@ -121,7 +141,7 @@ export async function startOrderPath(
     book,
     stream,
     inventory: inventory.api,
-    intake() {
+    intake({ deaf = false } = {}) {
       const faults = new Map<string, CallFault[]>();
       const intake = new OrderIntake({
         clients: { ...clients, catalog, inventory: withFaults(inventory.api, faults) },
@@ -129,13 +149,16 @@ export async function startOrderPath(
         ids: new SnowflakeGenerator(++workerIds),
         logger,
         metrics: new Metrics(),
-        soldOut: new SoldOutFlags(broadcast),
+        soldOut: new SoldOutFlags(deaf ? new LocalBroadcast() : broadcast),
       });
       return {
         faults,
         async place(order) {
           try {
-            return { status: 202, orderId: await intake.place(order) };
+            return {
+              status: 202,
+              orderId: await intake.place({ ...order, idempotencyKey: order.idempotencyKey }),
+            };
           } catch (error) {
             if (!(error instanceof AppError)) throw error;
             const details = (error as { details?: Readonly<Record<string, string>> }).details;
@@ -177,6 +200,7 @@ export async function startOrderPath(
       return new Map(rows.map((row) => [row.id, row.status]));
     },
     async close() {
+      await orders.stop();
       await inventory.stop();
       await book.close();
       await broadcast.close();

@@ -2,6 +2,7 @@ import type {
   AppendOptions,
   ConsumerGroup,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   GroupOptions,
   ReplayResult,
@@ -42,6 +43,7 @@ export class ScriptedStream implements Stream {
     | ((dedupId: string | undefined) => Promise<{ fate: AppendFate; replied: () => Promise<unknown> }>)
     | undefined;
   private readonly messages: Message[] = [];
+  private readonly dead: { id: string; data: Uint8Array }[] = [];
   private readonly planned: AppendFate[] = [];
   private holdNext = 0;
   private readonly waiting: ((held: HeldAppend) => void)[] = [];
@@ -97,6 +99,23 @@ export class ScriptedStream implements Stream {
     this.messages.push({ seq: this.messages.length, data, acked: false, inFlight: false, attempts: 0 });
   }
 
+  /**
+   * Moves the unacked message of this order to the dead letters, as a group does after its last
+   * attempt. True when there was one.
+   */
+  deadLetterOrder(orderId: string): boolean {
+    const message = this.messages.find(
+      (m) =>
+        !m.acked &&
+        (JSON.parse(Buffer.from(m.data).toString("utf8")) as { orderId?: string }).orderId === orderId,
+    );
+    if (!message) return false;
+    message.acked = true;
+    message.inFlight = false;
+    this.dead.push({ id: String(message.seq), data: message.data });
+    return true;
+  }
+
   /** Makes every delivered, unacked message deliverable again (a worker died holding them). */
   redeliverInFlight(): void {
     for (const message of this.messages) message.inFlight = false;
@@ -138,15 +157,17 @@ export class ScriptedStream implements Stream {
   }
 
   async stats(topic: string): Promise<TopicStats> {
-    return { topic, appended: this.messages.length, deadLetters: 0, groups: [] };
+    return { topic, appended: this.messages.length, deadLetters: this.dead.length, groups: [] };
   }
 
-  async deadLetters(): Promise<DeadLetter[]> {
-    return [];
+  async deadLetters(topic: string, query: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.dead.slice(0, query.limit).map((letter) => ({ ...letter, originalTopic: topic }));
   }
 
   async replayDeadLetters(): Promise<ReplayResult> {
-    return { replayed: 0, missing: [] };
+    const replayed = this.dead.splice(0);
+    for (const letter of replayed) this.land(letter.data);
+    return { replayed: replayed.length, missing: [] };
   }
 
   async close(): Promise<void> {}

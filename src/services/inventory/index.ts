@@ -64,7 +64,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       outcomes,
       ttlMs: context.config.reservationTtlSeconds * 1000,
     });
-    const backlog = async () => (await context.clients.orders.backlog()).pending;
+    const backlog = () => context.clients.orders.backlog();
     const sweeper = new ReservationSweeper({ book, store, reservations, backlog, log });
     const reconciliation = new StockReconciliation(book, store);
     const driftWatch = new DriftWatch(
@@ -92,7 +92,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     sweepTimer.unref();
 
     const lowPriority = new LowPriorityWork({
-      lag: backlog,
+      lag: async () => (await backlog()).pending,
       maxLag: context.config.lowPriorityMaxLag,
       intervalMs: context.config.reconcileIntervalSeconds * 1000,
       logger: log,

@@ -1,5 +1,6 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import type { ReservationBook } from "../../platform/reservations/reservation-book.js";
+import type { OrderBacklog } from "../orders/api.js";
 import type { ReservationStore } from "./reservation-store.js";
 import type { StockReservations } from "./stock-reservations.js";
 
@@ -9,8 +10,8 @@ export interface ReservationSweeperOptions {
   readonly book: ReservationBook;
   readonly store: ReservationStore;
   readonly reservations: StockReservations;
-  /** Accepted orders not yet stored (the orders queue's backlog). */
-  readonly backlog: () => Promise<number>;
+  /** Accepted orders not yet stored: the orders queue's backlog and its dead letters. */
+  readonly backlog: () => Promise<OrderBacklog>;
   readonly log: Logger;
 }
 
@@ -19,7 +20,8 @@ export interface ReservationSweeperOptions {
  * - reservations past their expiry that are still undecided, but only while the orders backlog is
  *   empty: an order waiting in the queue confirms its reservation however long the burst takes to
  *   drain, so with nothing queued, an undecided reservation's order never reached the queue (its
- *   intake died between reserving and appending). Accepted ones never expire;
+ *   intake died between reserving and appending). Nor one whose order is in the dead letters:
+ *   it waits for an operator's replay. Accepted ones never expire;
  * - releases whose process died half-way (`releasing` past its deadline), settled from the row.
  */
 export class ReservationSweeper {
@@ -35,9 +37,9 @@ export class ReservationSweeper {
   private async releaseExpired(): Promise<void> {
     const { book, reservations, log } = this.options;
     if ((await book.expired(1)).length === 0) return;
-    let pending: number;
+    let backlog: OrderBacklog;
     try {
-      pending = await this.options.backlog();
+      backlog = await this.options.backlog();
     } catch (error) {
       if (Date.now() - this.lastBacklogWarning > 60_000) {
         this.lastBacklogWarning = Date.now();
@@ -45,8 +47,10 @@ export class ReservationSweeper {
       }
       return;
     }
-    if (pending > 0) return;
-    const released = await reservations.release(await book.expired(SWEEP_BATCH), "expired");
+    if (backlog.pending > 0 || !backlog.deadLettered.complete) return;
+    const deadLettered = new Set(backlog.deadLettered.orderIds);
+    const expired = (await book.expired(SWEEP_BATCH)).filter((ref) => !deadLettered.has(ref.orderId));
+    const released = await reservations.release(expired, "expired");
     if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
   }
 

@@ -1,15 +1,30 @@
 import { fileURLToPath } from "node:url";
 import { registerQueueMetrics } from "../../platform/queue/queue-metrics.js";
+import type { ConsumerGroup, Stream } from "../../platform/queue/stream.js";
 import type { ServiceModule } from "../service-module.js";
-import { ORDERS_OPERATIONS, type OrdersApi } from "./api.js";
+import { ORDERS_OPERATIONS, type OrderBacklog, type OrdersApi } from "./api.js";
 import { OrderIntake } from "./intake.js";
 import { OrderQueries } from "./order-queries.js";
-import { ORDER_REQUESTS_TOPIC } from "./order-request.js";
+import { decodeOrderRequest, ORDER_REQUESTS_TOPIC } from "./order-request.js";
 import { OrderWriter } from "./order-writer.js";
 import { registerOrderRoutes } from "./routes.js";
 import { SoldOutFlags } from "./sold-out-flags.js";
 
 export const ORDER_WRITERS_GROUP = "order-writers";
+
+/** Dead letters listed for the backlog; beyond this many, every order counts as possibly among them. */
+const DEAD_LETTERS_LISTED = 1000;
+
+async function orderBacklog(stream: Stream, group: ConsumerGroup): Promise<OrderBacklog> {
+  const [pending, stats] = await Promise.all([group.lag(), stream.stats(ORDER_REQUESTS_TOPIC)]);
+  if (stats.deadLetters === 0) return { pending, deadLettered: { orderIds: [], complete: true } };
+  const letters = await stream.deadLetters(ORDER_REQUESTS_TOPIC, { limit: DEAD_LETTERS_LISTED });
+  const orderIds = letters.flatMap((letter) => {
+    const request = decodeOrderRequest(letter.data);
+    return request ? [request.orderId] : [];
+  });
+  return { pending, deadLettered: { orderIds, complete: letters.length < DEAD_LETTERS_LISTED } };
+}
 
 export const ordersService: ServiceModule<OrdersApi> = {
   name: "orders",
@@ -52,7 +67,7 @@ export const ordersService: ServiceModule<OrdersApi> = {
     if (role !== "intake") writer.start();
     logger.info({ role }, "orders role");
     return {
-      api: { backlog: async () => ({ pending: await group.lag() }) },
+      api: { backlog: () => orderBacklog(stream, group) },
       routes: (app) => {
         if (role !== "worker") registerOrderRoutes(app, { intake, queries, tokens: context.tokens });
       },

@@ -163,11 +163,13 @@ export class OrderIntake {
     result: Extract<ReserveResult, { outcome: "refused" }>,
   ): Promise<never> {
     this.outcomes.inc({ outcome: result.reason });
+    // Every answer tells what is available, refusals too: a re-check refused for its own quantity
+    // or its user's limit must still clear a stale sold-out flag.
+    if (result.version !== undefined) {
+      this.deps.soldOut.learn({ sku: order.sku, available: result.available, version: result.version });
+    }
     switch (result.reason) {
       case "sold_out":
-        if (result.available === 0 && result.version !== undefined) {
-          this.deps.soldOut.learn({ sku: order.sku, available: 0, version: result.version });
-        }
         throw AppError.refusal(
           "sold_out",
           result.available > 0 ? `Only ${result.available} left; fewer than asked for.` : undefined,
