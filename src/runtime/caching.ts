@@ -30,8 +30,9 @@ interface Wiring {
  * - redis:// and redis-cluster://: Redis as L2, pub/sub invalidation of every process's L1, load
  *   locks and Bloom filters in Redis, all under FLOODGATE_CACHE_PREFIX;
  * - memcached://: Memcached as L2. Memcached has no pub/sub, so another process's L1 learns of a
- *   write only when its short L1 TTL runs out (that TTL is the staleness bound there), and load
- *   locks and Bloom filters stay per process;
+ *   write only when its short L1 TTL runs out (counted from the read that filled it, so it bounds
+ *   staleness once the write's retirement is in Memcached), and load locks and Bloom filters stay
+ *   per process;
  * - none://: no caching at all (every read to the database: the benchmark baseline).
  */
 export async function openCaching(config: Config, metrics: Metrics, logger: Logger): Promise<Caching> {
