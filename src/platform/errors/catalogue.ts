@@ -54,6 +54,11 @@ export const ERROR_CATALOGUE = {
     message: "A product's SKU cannot change: sales and orders refer to it.",
   },
   sale_exists: { status: 409, retryable: false, message: "A sale for this SKU already exists." },
+  stock_below_held: {
+    status: 409,
+    retryable: false,
+    message: "A sale's stock cannot go below the units already sold or reserved.",
+  },
   payload_too_large: { status: 413, retryable: false, message: "The request body is too large." },
   unsupported_media_type: {
     status: 415,

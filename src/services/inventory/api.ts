@@ -95,6 +95,16 @@ export type SettleDecision = "accept" | "reject";
 
 export interface InventoryApi {
   defineStock(input: StockTerms): Promise<StockLevels>;
+  /**
+   * Changes a running sale: more or less stock (never below what is sold or reserved) and/or its
+   * end (in the past ends it now). Every process selling it sees the new terms at once: the
+   * change fences the book's state, which is loaded again with them.
+   */
+  changeSale(input: { sku: string; stock?: number; endsAt?: string }): Promise<{
+    before: StockTerms;
+    after: StockTerms;
+    levels: StockLevels;
+  }>;
   reserve(input: ReserveRequest): Promise<ReserveResult>;
   /**
    * The one place an undecided reservation's fate is decided, by a conditional update of its row:
@@ -132,6 +142,7 @@ export interface InventoryApi {
 
 export const INVENTORY_OPERATIONS = [
   "defineStock",
+  "changeSale",
   "reserve",
   "settle",
   "release",

@@ -43,6 +43,26 @@ export function createInventoryApi(parts: InventoryParts): InventoryApi {
       return publicLevels((await book.levels(terms.sku))!);
     },
 
+    async changeSale({ sku, stock, endsAt }) {
+      const change = await store.changeTerms(sku, { stock, endsAt });
+      switch (change.kind) {
+        case "not_found":
+          throw new AppError("sale_not_found", `No sale exists for SKU "${sku}".`);
+        case "invalid_window":
+          throw new AppError("invalid_sale_window");
+        case "below_held":
+          throw new AppError(
+            "stock_below_held",
+            `${change.held} units of "${sku}" are sold or reserved; the stock cannot go below that.`,
+          );
+      }
+      noSale.delete(sku);
+      await loader.reload(sku, change.epochBefore);
+      const levels = await book.levels(sku);
+      if (!levels) throw new AppError("unavailable", "The sale changed but could not be read back.", 1);
+      return { before: change.before, after: change.after, levels: publicLevels(levels) };
+    },
+
     async reserve(request) {
       if (lease && !lease.held)
         throw new AppError("unavailable", "This inventory process lost its writer lease.", 1);

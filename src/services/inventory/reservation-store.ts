@@ -34,6 +34,23 @@ export interface KeyHolder {
 
 export type RowStatus = "reserved" | "accepted" | "confirmed" | "released";
 
+/** What an admin may change of a sale while it runs. */
+export interface SaleChange {
+  readonly stock?: number | undefined;
+  readonly endsAt?: string | undefined;
+}
+
+export type TermsChange =
+  | {
+      readonly kind: "changed";
+      readonly before: SaleTerms;
+      readonly after: SaleTerms;
+      readonly epochBefore: number;
+    }
+  | { readonly kind: "not_found" }
+  | { readonly kind: "invalid_window" }
+  | { readonly kind: "below_held"; readonly held: number };
+
 /** A reservation row as the database holds it. */
 export interface RecordedReservation {
   readonly status: RowStatus;
@@ -168,6 +185,38 @@ export class ReservationStore {
         [sku],
       );
       return { terms: termsOf(stock), epoch, reservations: rows.map(reservationOf) };
+    });
+  }
+
+  /**
+   * Changes a sale's stock and/or end, under its row lock: never below the units held (sold or
+   * reserved), never ending before it starts. A change mints a new epoch, so every reservation
+   * made on the old terms is refused from now on and the book must be loaded again.
+   */
+  async changeTerms(sku: string, change: SaleChange): Promise<TermsChange> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.query<StockRow>(
+        `SELECT sku, total, per_user_limit, held, book_epoch::text AS book_epoch, starts_at, ends_at
+         FROM inventory.stock WHERE sku = $1 FOR UPDATE`,
+        [sku],
+      );
+      if (!row) return { kind: "not_found" };
+      const before = termsOf(row);
+      const stock = change.stock ?? before.stock;
+      const endsAt = change.endsAt === undefined ? before.endsAt : new Date(change.endsAt).toISOString();
+      if (Date.parse(endsAt) <= Date.parse(before.startsAt)) return { kind: "invalid_window" };
+      if (stock < row.held) return { kind: "below_held", held: row.held };
+      await tx.query(
+        `UPDATE inventory.stock SET total = $2, ends_at = $3, book_epoch = book_epoch + 1, epoch_taken = 0, epoch_taken_max = 0
+         WHERE sku = $1`,
+        [sku, stock, endsAt],
+      );
+      return {
+        kind: "changed",
+        before,
+        after: { ...before, stock, endsAt },
+        epochBefore: Number(row.book_epoch),
+      };
     });
   }
 

@@ -40,9 +40,17 @@ export class StockLoader {
    * load replaced it); undefined: the book has no such sale. Loads the record under an epoch newer
    * than it. Resolves to false when there is no such sale in the record.
    */
-  reload(sku: string, badEpoch?: number): Promise<boolean> {
+  async reload(sku: string, badEpoch?: number): Promise<boolean> {
     const running = this.running.get(sku);
-    if (running) return running;
+    if (running) {
+      // Another caller's load may read the record before what this caller knows changed in it
+      // (a new epoch minted by a sale change): this one loads again unless that one was new enough.
+      const found = await running.catch(() => false);
+      if (!found) return found;
+      const held = await this.book.levels(sku);
+      if (held && (badEpoch === undefined || held.epoch > badEpoch)) return true;
+      return this.reload(sku, badEpoch);
+    }
     const load = this.load(sku, badEpoch).finally(() => this.running.delete(sku));
     this.running.set(sku, load);
     return load;

@@ -8,6 +8,14 @@ export interface Sale {
   readonly createdAt: string;
 }
 
+/** One change an admin made to a running sale. */
+export interface SaleChangeRecord {
+  readonly changedAt: string;
+  readonly changedBy: string;
+  readonly stock: { readonly before: number; readonly after: number };
+  readonly endsAt: { readonly before: string; readonly after: string };
+}
+
 export interface SalesApi {
   saleBySku(input: { sku: string }): Promise<Sale | null>;
 }

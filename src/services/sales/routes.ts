@@ -22,6 +22,21 @@ const SALE_BODY = {
   },
 } as const;
 
+const SALE_CHANGE_BODY = {
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    stock: { type: "integer", minimum: 0, maximum: 100_000_000 },
+    endsAt: { type: "string", maxLength: 40, pattern: INSTANT_PATTERN },
+  },
+} as const;
+
+const SKU_PARAMS = {
+  type: "object",
+  properties: { sku: { type: "string", pattern: SKU_PATTERN } },
+} as const;
+
 interface SaleBody {
   sku: string;
   stock: number;
@@ -64,13 +79,41 @@ export function registerSalesRoutes(
 
   app.get<{ Params: { sku: string } }>(
     "/admin/sales/:sku",
-    { schema: { params: { type: "object", properties: { sku: { type: "string", pattern: SKU_PATTERN } } } } },
+    { schema: { params: SKU_PARAMS } },
     async (request) => {
       adminOf(request, tokens);
       const sale = await store.bySku(request.params.sku);
       if (!sale) throw new AppError("sale_not_found");
-      const levels = await clients.inventory.levels({ sku: sale.sku });
-      return { ...sale, levels };
+      const [levels, changes] = await Promise.all([
+        clients.inventory.levels({ sku: sale.sku }),
+        store.changes(sale.sku),
+      ]);
+      return { ...sale, levels, changes };
+    },
+  );
+
+  // Ends or changes a sale while it runs. Inventory first: it owns the stock, refuses to go below
+  // what is sold or reserved, and makes every process selling the SKU see the new terms at once.
+  app.patch<{ Params: { sku: string }; Body: { stock?: number; endsAt?: string } }>(
+    "/admin/sales/:sku",
+    { schema: { params: SKU_PARAMS, body: SALE_CHANGE_BODY } },
+    async (request) => {
+      const admin = adminOf(request, tokens);
+      const { sku } = request.params;
+      if (!(await store.bySku(sku))) throw new AppError("sale_not_found");
+      const { stock, endsAt } = request.body;
+      const changed = await clients.inventory.changeSale({
+        sku,
+        ...(stock !== undefined ? { stock } : {}),
+        ...(endsAt !== undefined ? { endsAt: instant(endsAt, "endsAt") } : {}),
+      });
+      const result = await store.change(sku, {
+        changedBy: admin.userId,
+        stock: { before: changed.before.stock, after: changed.after.stock },
+        endsAt: { before: changed.before.endsAt, after: changed.after.endsAt },
+      });
+      if (!result) throw new AppError("sale_not_found");
+      return { ...result.sale, levels: changed.levels, change: result.record };
     },
   );
 
