@@ -443,5 +443,5 @@ describe("race explorer: intake, inventory and worker under generated interleavi
         endOnFailure: true,
       },
     );
-  }, 600_000);
+  }, Math.max(600_000, RUNS * 1_000));
 });
