@@ -7,6 +7,8 @@
  *   message may or may not be stored; callers treat it as "not accepted".
  * - Each consumer group receives every message at least once. A delivery that is neither acked
  *   nor nak'ed within `visibilityTimeoutMs` is delivered again with `attempt` incremented.
+ *   `touch` restarts that timeout without counting an attempt, so a consumer may hold a message
+ *   as long as it keeps touching it.
  * - After `maxAttempts` deliveries without an ack the message moves to the group's dead-letter
  *   topic (`deadLetterTopic`, default `<topic>.dead`) and is no longer delivered to the group.
  * - Within a group, fresh messages are handed out in append order; redeliveries may interleave.
@@ -38,6 +40,15 @@ export interface Delivery {
   ack(): Promise<void>;
   /** Gives the message back; it is redelivered after `delayMs` (default 0). */
   nak(delayMs?: number): Promise<void>;
+  /**
+   * "Still working on it": restarts this delivery's visibility timeout (a full
+   * `visibilityTimeoutMs` from now) without counting a delivery attempt. A consumer that must
+   * hold a message longer (waiting out an outage of something it depends on) touches it well
+   * inside the timeout. On a delivery that is no longer this consumer's (acked, nak'ed, or
+   * expired and perhaps delivered again elsewhere) it does nothing, like a stale nak: it never
+   * revives a delivery or extends someone else's.
+   */
+  touch(): Promise<void>;
 }
 
 export interface ConsumerGroup {

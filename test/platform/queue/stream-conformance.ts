@@ -48,6 +48,8 @@ async function fetchAtLeast(group: ConsumerGroup, count: number, timeoutMs = 5_0
   return deliveries;
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -191,6 +193,88 @@ export function describeStreamConformance(name: string, open: () => Promise<Stre
       const [third] = await fetchAtLeast(group, 1, 1_000);
       expect(third!.attempt).toBe(3);
       await third!.ack();
+    });
+
+    it("keeps a touched message invisible for many visibility timeouts without counting attempts", async () => {
+      const topic = uniqueTopic("touch");
+      await appendAll(stream, topic, ["held"]);
+      const visibilityTimeoutMs = 900;
+      // Two attempts: one redelivery, or one touch counted as an attempt, would show.
+      const group = stream.group(topic, "workers", { visibilityTimeoutMs, maxAttempts: 2 });
+      const [held] = await fetchAtLeast(group, 1);
+      expect(held!.attempt).toBe(1);
+
+      // Touch every third of the timeout for well over three timeouts, while a competing fetch
+      // watches for the message to come back.
+      const holdUntil = Date.now() + 3.5 * visibilityTimeoutMs;
+      const redelivered: Delivery[] = [];
+      const watcher = (async () => {
+        while (Date.now() < holdUntil) redelivered.push(...(await group.fetch(10, 100)));
+      })();
+      while (Date.now() < holdUntil) {
+        await held!.touch();
+        await sleep(visibilityTimeoutMs / 3);
+      }
+      await watcher;
+
+      expect(redelivered.map((delivery) => [textOf(delivery), delivery.attempt])).toEqual([]);
+      const workers = (await stream.stats(topic)).groups.find((entry) => entry.group === "workers");
+      expect(workers).toEqual({ group: "workers", lag: 1, inFlight: 1, redelivered: 0 });
+      expect((await stream.stats(topic)).deadLetters).toBe(0);
+      await held!.ack();
+      expect(await group.fetch(10, 1.5 * visibilityTimeoutMs)).toEqual([]);
+      await eventually(async () => expect(await group.lag()).toBe(0));
+    });
+
+    it("redelivers a message as its next attempt once the touching stops", async () => {
+      const topic = uniqueTopic("touch-stop");
+      await appendAll(stream, topic, ["abandoned"]);
+      const group = stream.group(topic, "workers", { visibilityTimeoutMs: 300, maxAttempts: 5 });
+      const [first] = await fetchAtLeast(group, 1);
+      for (let touches = 0; touches < 6; touches++) {
+        await first!.touch();
+        await sleep(100);
+      }
+
+      const [again] = await fetchAtLeast(group, 1, 3_000);
+
+      expect(again!.id).toBe(first!.id);
+      expect(again!.attempt).toBe(2);
+      await again!.ack();
+    });
+
+    it("ignores a touch of a delivery that is stale: expired, nak'ed or acked", async () => {
+      const topic = uniqueTopic("touch-stale");
+      await appendAll(stream, topic, ["contested"]);
+      const group = stream.group(topic, "workers", { visibilityTimeoutMs: 300, maxAttempts: 10 });
+      const [expired] = await fetchAtLeast(group, 1);
+      const [second] = await fetchAtLeast(group, 1, 3_000);
+      expect(second!.attempt).toBe(2);
+
+      // The expired delivery keeps touching: that must not keep the newer one invisible.
+      let touching = true;
+      const staleToucher = (async () => {
+        while (touching) {
+          await expired!.touch();
+          await sleep(50);
+        }
+      })();
+      const [third] = await fetchAtLeast(group, 1, 3_000);
+      touching = false;
+      await staleToucher;
+      expect(third!.attempt).toBe(3);
+
+      // A touch after a nak neither cancels nor delays the redelivery.
+      await third!.nak(200);
+      await third!.touch();
+      const [fourth] = await fetchAtLeast(group, 1, 3_000);
+      expect(fourth!.attempt).toBe(4);
+
+      // Nor does one after the ack bring the message back.
+      await fourth!.ack();
+      await fourth!.touch();
+      expect(await group.fetch(10, 600)).toEqual([]);
+      await eventually(async () => expect(await group.lag()).toBe(0));
     });
 
     it("moves a message to the dead-letter topic after maxAttempts", async () => {

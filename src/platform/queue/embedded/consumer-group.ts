@@ -263,9 +263,7 @@ export class EmbeddedConsumerGroup implements ConsumerGroup {
     const delivery = this.deliveryCounter;
     message.state = "delivered";
     message.delivery = delivery;
-    message.timer = unrefTimer(
-      setTimeout(() => this.visibilityExpired(message, delivery), this.context.options.visibilityTimeoutMs),
-    );
+    this.startVisibilityTimer(message, delivery);
     return {
       id: String(message.offset),
       data: message.data,
@@ -278,7 +276,23 @@ export class EmbeddedConsumerGroup implements ConsumerGroup {
         this.throwIfClosed();
         await this.giveBack(message, delivery, delayMs);
       },
+      touch: async () => {
+        this.throwIfClosed();
+        // A touch from a delivery that was settled or timed out (and maybe went to another
+        // consumer) is stale: it must not keep that newer delivery invisible.
+        if (this.isCurrentDelivery(message, delivery)) {
+          this.startVisibilityTimer(message, delivery);
+        }
+      },
     };
+  }
+
+  /** (Re)starts the delivery's visibility deadline; the attempt count is left alone. */
+  private startVisibilityTimer(message: UnackedMessage, delivery: number): void {
+    clearTimeout(message.timer);
+    message.timer = unrefTimer(
+      setTimeout(() => this.visibilityExpired(message, delivery), this.context.options.visibilityTimeoutMs),
+    );
   }
 
   private isCurrentDelivery(message: UnackedMessage, delivery: number): boolean {

@@ -294,8 +294,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
         void this.deadLetter(inFlight);
         continue;
       }
-      inFlight.timer = setTimeout(() => this.visibilityExpired(inFlight), this.visibilityTimeoutMs);
-      inFlight.timer.unref();
+      this.startVisibilityTimer(inFlight);
       this.inFlight.set(reply, inFlight);
       deliveries.push(this.toDelivery(inFlight));
     }
@@ -329,7 +328,28 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
           await this.respond(message.reply, "-NAK");
         }
       },
+      touch: async () => {
+        this.throwIfClosed();
+        // Stale (settled, or expired and maybe redelivered): the server keys progress by stream
+        // sequence, so a late +WPI would keep the newer delivery invisible.
+        if (message.state !== "in-flight") {
+          return;
+        }
+        // "Work in progress": the server restarts the ack wait and leaves the delivery count
+        // alone. Our own timer restarts only once the server has applied it.
+        await this.respond(message.reply, "+WPI");
+        if (message.state === "in-flight") {
+          this.startVisibilityTimer(message);
+        }
+      },
     };
+  }
+
+  /** Mirrors the server's ack wait, to dead-letter a last attempt that expires while we live. */
+  private startVisibilityTimer(message: InFlightMessage): void {
+    clearTimeout(message.timer);
+    message.timer = setTimeout(() => this.visibilityExpired(message), this.visibilityTimeoutMs);
+    message.timer.unref();
   }
 
   private settle(message: InFlightMessage): void {

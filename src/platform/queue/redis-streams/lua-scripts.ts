@@ -61,6 +61,7 @@ export interface StreamScripts {
   readonly claim: LuaScript;
   readonly deadLetter: LuaScript;
   readonly nak: LuaScript;
+  readonly touch: LuaScript;
   readonly deleteIdleConsumer: LuaScript;
   readonly replayDeadLetter: LuaScript;
 }
@@ -72,6 +73,7 @@ export async function loadStreamScripts(redis: Redis): Promise<StreamScripts> {
     claim: await LuaScript.read("claim-3.lua"),
     deadLetter: await LuaScript.read("dead-letter-3.lua"),
     nak: await LuaScript.read("nak-2.lua"),
+    touch: await LuaScript.read("touch-2.lua"),
     deleteIdleConsumer: await LuaScript.read("delete-idle-consumer-1.lua"),
     replayDeadLetter: await LuaScript.read("replay-dead-letter-2.lua"),
   };

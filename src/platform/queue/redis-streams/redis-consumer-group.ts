@@ -75,6 +75,8 @@ const STALE_CONSUMER_IDLE_MS = 60 * 60 * 1000;
  *   counts in lag and survives a crash), and claims skip it until it is due. A ZSET rather than
  *   XCLAIM with a reset idle time, because the idle trick cannot express a delay longer than
  *   the visibility timeout.
+ * - touch (touch-2.lua) restarts the entry's idle time with XCLAIM JUSTID to the consumer that
+ *   holds it, which leaves the delivery counter alone, so holding an entry costs no attempt.
  */
 export class RedisStreamsConsumerGroup implements ConsumerGroup {
   private readonly inFlight = new Set<InFlightEntry>();
@@ -290,8 +292,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
 
   private deliver(id: string, payload: Buffer, attempt: number): Delivery {
     const entry: InFlightEntry = { id, attempt, state: "in-flight", timer: undefined };
-    entry.timer = setTimeout(() => this.visibilityExpired(entry), this.context.options.visibilityTimeoutMs);
-    entry.timer.unref();
+    this.startVisibilityTimer(entry);
     this.inFlight.add(entry);
     const { host, keys, group } = this.context;
     return {
@@ -318,13 +319,49 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
           await this.scheduleRedelivery(entry, delayMs);
         }
       },
+      touch: async () => {
+        this.throwIfClosed();
+        // Stale (settled, or expired and maybe claimed by another consumer): leave it alone.
+        if (entry.state !== "in-flight") {
+          return;
+        }
+        const restarted = asInteger(
+          await host.scripts.touch.run(
+            host.redis,
+            [keys.stream, keys.delayed],
+            [group, this.context.consumer, id, attempt],
+          ),
+          "touch script",
+        );
+        if (entry.state !== "in-flight") {
+          return;
+        }
+        if (restarted === 1) {
+          this.startVisibilityTimer(entry);
+        } else {
+          // Redis says it is no longer ours (claimed after its idle time before our timer
+          // fired): from now on this delivery is stale here too.
+          this.forget(entry, "expired");
+        }
+      },
     };
   }
 
+  /** Mirrors the entry's idle deadline, to dead-letter a last attempt that expires while we live. */
+  private startVisibilityTimer(entry: InFlightEntry): void {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.visibilityExpired(entry), this.context.options.visibilityTimeoutMs);
+    entry.timer.unref();
+  }
+
   private settle(entry: InFlightEntry): void {
+    this.forget(entry, "settled");
+  }
+
+  private forget(entry: InFlightEntry, state: "settled" | "expired"): void {
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    entry.state = "settled";
+    entry.state = state;
     this.inFlight.delete(entry);
   }
 
