@@ -146,6 +146,8 @@ export class ScriptedStream implements Stream {
             nak: async () => {
               message.inFlight = false;
             },
+            // Redelivery is the test's to trigger (redeliverInFlight), so there is nothing to extend.
+            touch: async () => {},
           };
         });
       },

@@ -34,9 +34,10 @@ export class OrderQueries {
       priceCents: null,
       currency: null,
       status: "pending",
-      history: [{ status: "pending", at: reservation.reservedAt }],
+      history: [{ status: "pending", at: reservation.reservedAt, cause: "accepted" }],
       acceptedAt: reservation.reservedAt,
       updatedAt: reservation.reservedAt,
+      paymentDueAt: null,
     };
   }
 

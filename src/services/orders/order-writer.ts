@@ -17,6 +17,8 @@ export interface OrderWriterOptions {
   readonly batchSize: number;
   /** Rows per second; 0 = no ceiling. */
   readonly writeRate: number;
+  /** An order stored now is cancelled if still unpaid this long after (default 900). */
+  readonly paymentTimeoutSeconds?: number;
 }
 
 const FETCH_WAIT_MS = 250;
@@ -171,7 +173,9 @@ export class OrderWriter {
     }
     const storedAt = new Date().toISOString();
     const inserted = await Promise.all(
-      [...byShard].map(([store, requests]) => store.insertCreated(requests, storedAt)),
+      [...byShard].map(([store, requests]) =>
+        store.insertCreated(requests, storedAt, this.options.paymentTimeoutSeconds ?? 900),
+      ),
     );
     this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
     await Promise.all(valid.map(({ delivery }) => delivery.ack()));

@@ -1,9 +1,11 @@
 export type OrderStatus = "pending" | "created" | "paid" | "shipped" | "completed" | "cancelled" | "refunded";
 
+/** One step of an order's life: the status it entered, when, and the transition's cause (plus facts such as a tracking number). */
 export interface OrderHistoryEntry {
   readonly status: OrderStatus;
   readonly at: string;
-  readonly reason?: string;
+  readonly cause?: string;
+  readonly [detail: string]: string | undefined;
 }
 
 /** An order as the API shows it. */
@@ -18,6 +20,8 @@ export interface Order {
   readonly history: readonly OrderHistoryEntry[];
   readonly acceptedAt: string;
   readonly updatedAt: string;
+  /** When an unpaid order is cancelled; null while pending. */
+  readonly paymentDueAt: string | null;
 }
 
 /** Orders by id, newest first. Snowflake ids have no leading zeros, so length then text orders them. */

@@ -1,0 +1,138 @@
+import type { Database, TransactionSql } from "../db/database.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { ConsumerGroup, Delivery, Stream } from "../queue/stream.js";
+import { backoffWithJitter } from "./backoff.js";
+import { type DomainEvent, decodeEvent } from "./domain-event.js";
+
+/** Handles one event inside the transaction that also records it as processed. */
+export type EventHandler = (event: DomainEvent, tx: TransactionSql) => Promise<void>;
+
+export interface EventConsumerOptions {
+  readonly stream: Stream;
+  readonly topic: string;
+  /** The consumer group: one per consuming service and purpose (e.g. `inventory.on-orders`). */
+  readonly group: string;
+  /** Where the effects (and the processed-event keys) live; may depend on the event (a shard). */
+  readonly database: (event: DomainEvent) => Database;
+  /** The consuming service's schema, holding its `processed_events` table. */
+  readonly schema: string;
+  readonly handle: EventHandler;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Deliveries before a message goes to the dead letters (`floodgate dlq` shows and replays them). */
+  readonly maxAttempts?: number;
+  readonly visibilityTimeoutMs?: number;
+  readonly batch?: number;
+  /** Backoff of a failed event: full jitter, from this base, up to the cap. */
+  readonly retryBaseMs?: number;
+  readonly retryCapMs?: number;
+}
+
+const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * A service's consumer of another's events: every effect exactly once, however often an event
+ * arrives. Each event is handled in one transaction that first records its id in the consumer's
+ * `<schema>.processed_events` (a duplicate changes nothing and is acked), then applies the
+ * handler's writes (outbox rows included), and only after the commit is the message acked. A
+ * failure rolls everything back and gives the message back with exponential backoff and jitter;
+ * after `maxAttempts` the stream dead-letters it for an operator to inspect and replay.
+ */
+export class EventConsumer {
+  private readonly group: ConsumerGroup;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly processed;
+  private readonly table: string;
+
+  constructor(private readonly options: EventConsumerOptions) {
+    if (!SCHEMA_NAME.test(options.schema)) throw new Error(`not a schema name: ${options.schema}`);
+    this.table = `${options.schema}.processed_events`;
+    this.group = options.stream.group(options.topic, options.group, {
+      visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+      maxAttempts: options.maxAttempts ?? 10,
+    });
+    this.processed = options.metrics.counter(
+      "events_consumed_total",
+      "Events handled by consumers, by group and outcome (applied, duplicate, failed, malformed).",
+      ["group", "outcome"],
+    );
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the events in hand, then stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.group.close();
+  }
+
+  /** Messages not yet handled (for tests and readiness of a drain). */
+  lag(): Promise<number> {
+    return this.group.lag();
+  }
+
+  private async run(): Promise<void> {
+    const { batch = 50, logger } = this.options;
+    while (this.running) {
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.group.fetch(batch, 250);
+      } catch (error) {
+        if (!this.running) return;
+        logger.error({ err: error, group: this.options.group }, "fetching events failed");
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      // One at a time, in order: events about one thing (an order) arrive in the order they happened.
+      for (const delivery of deliveries) await this.handle(delivery);
+    }
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const { group, logger, retryBaseMs = 200, retryCapMs = 30_000 } = this.options;
+    const event = decodeEvent(delivery.data);
+    if (!event) {
+      this.processed.inc({ group, outcome: "malformed" });
+      logger.error(
+        { group, messageId: delivery.id },
+        "malformed event; giving it back until it is dead-lettered",
+      );
+      await delivery.nak(retryCapMs).catch(() => {});
+      return;
+    }
+    try {
+      const applied = await this.options.database(event).transaction(async (tx) => {
+        const fresh = await tx.query(
+          `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
+          [event.id, event.type],
+        );
+        if (fresh.length === 0) return false;
+        await this.options.handle(event, tx);
+        return true;
+      });
+      await delivery.ack();
+      this.processed.inc({ group, outcome: applied ? "applied" : "duplicate" });
+    } catch (error) {
+      this.processed.inc({ group, outcome: "failed" });
+      const delayMs = backoffWithJitter(delivery.attempt, retryBaseMs, retryCapMs);
+      logger.warn(
+        {
+          err: error,
+          group,
+          eventId: event.id,
+          type: event.type,
+          attempt: delivery.attempt,
+          retryInMs: delayMs,
+        },
+        "handling an event failed; it will be retried",
+      );
+      await delivery.nak(delayMs).catch(() => {});
+    }
+  }
+}

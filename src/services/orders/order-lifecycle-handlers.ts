@@ -1,0 +1,133 @@
+import type { TransactionSql } from "../../platform/db/database.js";
+import type { DomainEvent } from "../../platform/events/domain-event.js";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { Metrics } from "../../platform/observability/metrics.js";
+import type { FulfillmentEventData } from "../fulfillment/fulfillment-events.js";
+import type { PaymentEventData } from "../payments/payment-events.js";
+import type { Order, OrderStatus } from "./order.js";
+import { OrderStore, type OrderTransition, orderEvent } from "./order-store.js";
+
+/**
+ * How the order follows its payment and its shipment. Each handler runs in the event consumer's
+ * transaction on the order's shard, so a status change, its history entry and its events commit
+ * together, once per event. A transition the state machine does not allow is refused and logged
+ * (and counted), never applied; a payment that cannot be taken asks for its refund.
+ */
+export class OrderLifecycleHandlers {
+  private readonly refused;
+
+  constructor(
+    private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.refused = metrics.counter(
+      "orders_transitions_refused_total",
+      "Order status changes the state machine refused (the event arrived for an order in another status).",
+      ["to", "cause"],
+    );
+  }
+
+  /** `payments.events` */
+  async onPayment(event: DomainEvent, tx: TransactionSql): Promise<void> {
+    switch (event.type) {
+      case "payment.succeeded": {
+        const data = event.data as unknown as PaymentEventData["payment.succeeded"];
+        const order = await OrderStore.forUpdate(tx, data.orderId);
+        if (!order) return this.refuse(event, "paid", "payment_succeeded", "no such order");
+        if (order.status === "created") {
+          await this.apply(tx, order, {
+            to: "paid",
+            cause: "payment_succeeded",
+            detail: { paymentId: data.paymentId },
+            events: (paid) => [orderEvent("order.paid", paid, { paymentId: data.paymentId })],
+          });
+          return;
+        }
+        if (paymentIdOf(order) === data.paymentId) return; // this very payment, already applied
+        // The compensation: a payment the order cannot take goes back to the buyer.
+        const reason = order.status === "cancelled" ? "order_cancelled" : "already_paid";
+        this.logger.warn({ orderId: order.id, paymentId: data.paymentId, reason }, "refusing a payment");
+        await OrderStore.note(tx, order.id, { status: order.status, cause: `payment_refused_${reason}` }, [
+          orderEvent("order.payment_refused", order, { paymentId: data.paymentId, reason }),
+        ]);
+        return;
+      }
+      case "payment.refunded": {
+        const data = event.data as unknown as PaymentEventData["payment.refunded"];
+        if (data.reason !== "requested") return; // a refused payment: the order itself did not change
+        const order = await OrderStore.forUpdate(tx, data.orderId);
+        if (!order) return this.refuse(event, "refunded", "refunded", "no such order");
+        await this.apply(tx, order, {
+          to: "refunded",
+          cause: "refunded",
+          detail: { paymentId: data.paymentId },
+          events: (refunded) => [
+            orderEvent("order.refunded", refunded, { paymentId: data.paymentId, from: order.status }),
+          ],
+        });
+        return;
+      }
+    }
+  }
+
+  /** `fulfillment.events` */
+  async onShipment(event: DomainEvent, tx: TransactionSql): Promise<void> {
+    const data = event.data as unknown as FulfillmentEventData["shipment.created"];
+    switch (event.type) {
+      case "shipment.created": {
+        const order = await OrderStore.forUpdate(tx, data.orderId);
+        if (!order) return this.refuse(event, "shipped", "shipment_created", "no such order");
+        await this.apply(tx, order, {
+          to: "shipped",
+          cause: "shipment_created",
+          detail: { trackingNumber: data.trackingNumber },
+          events: (shipped) => [
+            orderEvent("order.shipped", shipped, { trackingNumber: data.trackingNumber }),
+          ],
+        });
+        return;
+      }
+      case "shipment.delivered": {
+        const order = await OrderStore.forUpdate(tx, data.orderId);
+        if (!order) return this.refuse(event, "completed", "delivered", "no such order");
+        await this.apply(tx, order, {
+          to: "completed",
+          cause: "delivered",
+          events: (completed) => [orderEvent("order.completed", completed, {})],
+        });
+        return;
+      }
+    }
+  }
+
+  private async apply(tx: TransactionSql, order: Order, transition: OrderTransition): Promise<void> {
+    const changed = await OrderStore.transition(tx, order.id, transition);
+    if (!changed)
+      this.refuse(undefined, transition.to, transition.cause, `the order is ${order.status}`, order.id);
+  }
+
+  private refuse(
+    event: DomainEvent | undefined,
+    to: OrderStatus,
+    cause: string,
+    why: string,
+    orderId?: string,
+  ): void {
+    this.refused.inc({ to, cause });
+    this.logger.warn(
+      {
+        orderId: orderId ?? (event?.data as { orderId?: string } | undefined)?.orderId,
+        to,
+        cause,
+        why,
+        eventId: event?.id,
+      },
+      "order transition refused",
+    );
+  }
+}
+
+/** The payment an order was paid with, from its history. */
+function paymentIdOf(order: Order): string | undefined {
+  return order.history.find((entry) => entry.status === "paid")?.paymentId;
+}
