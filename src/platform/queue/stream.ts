@@ -19,6 +19,13 @@
 export interface AppendOptions {
   /** Broker-side de-duplication id (JetStream Nats-Msg-Id). Adapters without it may ignore it. */
   readonly dedupId?: string;
+  /**
+   * Small text metadata carried beside the message, not in it (the W3C trace context of the
+   * request that appended it). NATS JetStream and Redis Streams deliver them with the first
+   * delivery; the embedded log does not store them, so its deliveries have none. Consumers must
+   * treat them as optional.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface GroupOptions {
@@ -36,6 +43,8 @@ export interface Delivery {
   readonly data: Uint8Array;
   /** 1 on first delivery. */
   readonly attempt: number;
+  /** The headers given to `append`, where the adapter carries them (see AppendOptions.headers). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Marks the message done for this group. Idempotent. */
   ack(): Promise<void>;
   /** Gives the message back; it is redelivered after `delayMs` (default 0). */

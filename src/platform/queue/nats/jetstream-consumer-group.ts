@@ -59,6 +59,7 @@ interface InFlightMessage {
   readonly streamSequence: number;
   readonly attempt: number;
   readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>> | undefined;
   state: InFlightState;
   timer: NodeJS.Timeout | undefined;
 }
@@ -284,6 +285,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
         streamSequence,
         attempt: deliveryCount,
         data: message.data,
+        headers: callerHeaders(message.headers),
         state: "in-flight",
         timer: undefined,
       };
@@ -306,6 +308,7 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
       id: String(message.streamSequence),
       data: message.data,
       attempt: message.attempt,
+      ...(message.headers ? { headers: message.headers } : {}),
       ack: async () => {
         this.throwIfClosed();
         // Sent even when the visibility expired: an ack from a slow consumer still completes
@@ -421,4 +424,15 @@ export class JetStreamConsumerGroup implements ConsumerGroup {
   private wakeSleepers(): void {
     this.sleeps.wakeAll();
   }
+}
+
+/** The headers the appender gave, without those JetStream (Nats-*) or a dead-lettering added. */
+function callerHeaders(given: MsgHdrs | undefined): Readonly<Record<string, string>> | undefined {
+  if (!given) return undefined;
+  const result: Record<string, string> = {};
+  for (const name of given.keys()) {
+    if (/^(nats-|floodgate-dead-letter-)/i.test(name)) continue;
+    result[name] = given.get(name);
+  }
+  return Object.keys(result).length > 0 ? result : undefined;
 }

@@ -9,7 +9,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { connect, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { connect, headers, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
 import type {
@@ -208,7 +208,11 @@ class JetStreamStream implements Stream, JetStreamGroupHost {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.publish(names, data, { msgID: options?.dedupId });
+    const given = options?.headers;
+    return this.publish(names, data, {
+      msgID: options?.dedupId,
+      ...(given ? { headers: messageHeaders(given) } : {}),
+    });
   }
 
   group(topic: string, group: string, options: GroupOptions): ConsumerGroup {
@@ -461,4 +465,11 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The caller's headers as NATS message headers (names kept as given). */
+function messageHeaders(given: Readonly<Record<string, string>>): MsgHdrs {
+  const result = headers();
+  for (const [name, value] of Object.entries(given)) result.set(name, value);
+  return result;
 }

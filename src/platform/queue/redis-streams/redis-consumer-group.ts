@@ -271,7 +271,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
       ">",
     );
     // A fresh entry's first delivery: its delivery counter is 1.
-    return readGroupEntries(reply).map((entry) => this.deliver(entry.id, entry.payload, 1));
+    return readGroupEntries(reply).map((entry) => this.deliver(entry.id, entry.payload, 1, entry.headers));
   }
 
   /** Blocks on a connection of this group's own, taken from a small pool (one per concurrent fetch). */
@@ -290,7 +290,12 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
     }
   }
 
-  private deliver(id: string, payload: Buffer, attempt: number): Delivery {
+  private deliver(
+    id: string,
+    payload: Buffer,
+    attempt: number,
+    headers?: Readonly<Record<string, string>>,
+  ): Delivery {
     const entry: InFlightEntry = { id, attempt, state: "in-flight", timer: undefined };
     this.startVisibilityTimer(entry);
     this.inFlight.add(entry);
@@ -299,6 +304,7 @@ export class RedisStreamsConsumerGroup implements ConsumerGroup {
       id,
       data: payload,
       attempt,
+      ...(headers ? { headers } : {}),
       ack: async () => {
         this.throwIfClosed();
         // Sent even when the visibility expired: an ack from a slow consumer still completes the

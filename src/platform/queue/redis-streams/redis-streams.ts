@@ -210,15 +210,19 @@ class RedisStreams implements Stream, RedisGroupHost {
     }
     const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const { maxLength } = this.settings;
+    const headers = options?.headers ? JSON.stringify(options.headers) : "";
     if (options?.dedupId === undefined) {
       const trim = maxLength > 0 ? ["MAXLEN", "~", maxLength] : [];
-      return this.redis.callBuffer("XADD", key, ...trim, "*", "d", payload).then(() => undefined);
+      const headerField = headers ? ["h", headers] : [];
+      return this.redis
+        .callBuffer("XADD", key, ...trim, "*", "d", payload, ...headerField)
+        .then(() => undefined);
     }
     return this.scripts.appendDeduplicated
       .run(
         this.redis,
         [key, dedupKey(this.settings.keyPrefix, topic, options.dedupId)],
-        [payload, this.settings.dedupWindowMs, maxLength],
+        [payload, this.settings.dedupWindowMs, maxLength, headers],
       )
       .then(() => undefined);
   }

@@ -65,6 +65,8 @@ export function asFieldMap(value: unknown, what: string): Map<string, unknown> {
 export interface StreamEntry {
   readonly id: string;
   readonly payload: Buffer;
+  /** The `h` field (the appender's headers, JSON), when there is one. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The entries of an XREADGROUP reply for one stream (`[[key, [[id, [field, value, …]], …]]]`). */
@@ -77,7 +79,12 @@ export function readGroupEntries(value: unknown): StreamEntry[] {
     const [, items] = asArray(streamReply, "XREADGROUP stream");
     for (const item of asArray(items, "XREADGROUP entries")) {
       const [id, fields] = asArray(item, "XREADGROUP entry");
-      entries.push({ id: asText(id, "entry id"), payload: payloadField(fields) });
+      const headers = headersField(fields);
+      entries.push({
+        id: asText(id, "entry id"),
+        payload: payloadField(fields),
+        ...(headers ? { headers } : {}),
+      });
     }
   }
   return entries;
@@ -95,6 +102,30 @@ function payloadField(fields: unknown): Buffer {
     }
   }
   return Buffer.alloc(0);
+}
+
+/** The `h` field as a string map; a malformed one is dropped (headers are optional metadata). */
+function headersField(fields: unknown): Readonly<Record<string, string>> | undefined {
+  if (fields === null) {
+    return undefined;
+  }
+  const items = asArray(fields, "entry fields");
+  for (let index = 0; index + 1 < items.length; index += 2) {
+    if (asText(items[index], "entry field name") !== "h") {
+      continue;
+    }
+    try {
+      const parsed: unknown = JSON.parse(asBytes(items[index + 1], "entry headers").toString("utf8"));
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        return undefined;
+      }
+      const entries = Object.entries(parsed).filter(([, value]) => typeof value === "string");
+      return Object.fromEntries(entries) as Record<string, string>;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 function describe(value: unknown): string {

@@ -7,6 +7,7 @@
 -- ARGV[1]  the payload
 -- ARGV[2]  the de-duplication window in milliseconds
 -- ARGV[3]  approximate MAXLEN to trim the stream to, or 0 for no trimming
+-- ARGV[4]  the message's headers as a JSON object, or "" for none (stored in the field `h`)
 --
 -- Returns  {1, new entry id} when appended, {0, id of the first entry} for a duplicate.
 
@@ -15,11 +16,16 @@ if existing then
   return {0, existing}
 end
 
+local fields = {'d', ARGV[1]}
+if ARGV[4] ~= nil and ARGV[4] ~= '' then
+  fields[3] = 'h'
+  fields[4] = ARGV[4]
+end
 local id
 if tonumber(ARGV[3]) > 0 then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[1])
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
 else
-  id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+  id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 end
 -- Set only after the XADD succeeded: scripts are not rolled back, and a marker left by a failed
 -- XADD would make the caller's retry look like a duplicate of a message that was never stored.
