@@ -15,6 +15,8 @@ import { createShardRouter, type ShardRouter } from "../platform/db/shard-router
 import type { SnowflakeGenerator } from "../platform/ids/snowflake.js";
 import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
+import { tracingActive } from "../platform/observability/tracing.js";
+import { traceStream } from "../platform/observability/tracing-stream.js";
 import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.js";
 import { openJetStream } from "../platform/queue/nats/jetstream-stream.js";
 import { openRedisStreams } from "../platform/queue/redis-streams/redis-streams.js";
@@ -129,7 +131,9 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
   try {
     // The stream first: when embedded it takes the data dir's lock, so a second process on the same
     // dir stops here with a clear message before it touches any database file.
-    const stream = await openStream(config, storeDir, logger);
+    const untracedStream = await openStream(config, storeDir, logger);
+    // With tracing on, the trace of the request that appended a message follows it to its consumer.
+    const stream = tracingActive() ? traceStream(untracedStream) : untracedStream;
     opened.push(() => stream.close());
     const databases = await openDatabases(config, logger);
     opened.push(async () => {

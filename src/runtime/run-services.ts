@@ -52,11 +52,13 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   checkStartupSettings(config);
   const platform = await openPlatform(config, logger);
   let ready = false;
+  let accepting = false;
   const app = createHttpServer({
     logger,
     metrics: platform.metrics,
     bodyLimitBytes: config.bodyLimitBytes,
     isReady: () => ready,
+    isAccepting: () => accepting,
   });
   const sampler = new TelemetrySampler(platform.metrics, TELEMETRY_INTERVAL_MS);
   registerTelemetryRoutes(app, sampler, TELEMETRY_INTERVAL_MS);
@@ -85,6 +87,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   }
   sampler.start();
   ready = true;
+  accepting = true;
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
@@ -93,6 +96,13 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   const close = () => {
     closing ??= (async () => {
       ready = false;
+      // Not ready, still serving: balancers (the gateway's health checks, Kubernetes endpoints)
+      // notice and stop sending before anything is refused.
+      if (config.shutdownDrainMs > 0) {
+        logger.info({ drainMs: config.shutdownDrainMs }, "draining: not ready, still serving");
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+      }
+      accepting = false;
       sampler.stop();
       const deadline = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, "graceful shutdown timed out; exiting");

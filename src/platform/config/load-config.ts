@@ -19,6 +19,19 @@ export interface Config {
   readonly broadcastUrl: string | undefined;
   readonly services: readonly ServiceName[];
   readonly serviceUrls: ReadonlyMap<string, string>;
+  readonly shutdownDrainMs: number;
+  readonly otlpUrl: string | undefined;
+  readonly traceSamplePercent: number;
+  readonly gatewayUserRate: number;
+  readonly gatewayUserBurst: number;
+  readonly gatewayIpRate: number;
+  readonly gatewayIpBurst: number;
+  readonly gatewayRateLimitUrl: string | undefined;
+  readonly gatewayUpstreamTimeoutMs: number;
+  readonly gatewayHealthIntervalMs: number;
+  readonly gatewayGetRetries: number;
+  readonly gatewayBreakerFailures: number;
+  readonly gatewayBreakerOpenMs: number;
   /** Set: the operator's choice. Unset: the runtime leases one (src/runtime/worker-ids.ts). */
   readonly workerId: number | undefined;
   readonly logLevel: string;
@@ -116,6 +129,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     broadcastUrl: value("broadcastUrl") as string | undefined,
     services: value("services") as ServiceName[],
     serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
+    shutdownDrainMs: value("shutdownDrainMs") as number,
+    otlpUrl: value("otlpUrl") as string | undefined,
+    traceSamplePercent: value("traceSamplePercent") as number,
+    gatewayUserRate: value("gatewayUserRate") as number,
+    gatewayUserBurst: value("gatewayUserBurst") as number,
+    gatewayIpRate: value("gatewayIpRate") as number,
+    gatewayIpBurst: value("gatewayIpBurst") as number,
+    gatewayRateLimitUrl: value("gatewayRateLimitUrl") as string | undefined,
+    gatewayUpstreamTimeoutMs: value("gatewayUpstreamTimeoutMs") as number,
+    gatewayHealthIntervalMs: value("gatewayHealthIntervalMs") as number,
+    gatewayGetRetries: value("gatewayGetRetries") as number,
+    gatewayBreakerFailures: value("gatewayBreakerFailures") as number,
+    gatewayBreakerOpenMs: value("gatewayBreakerOpenMs") as number,
     workerId: value("workerId") as number | undefined,
     logLevel: value("logLevel") as string,
     bodyLimitBytes: value("bodyLimitBytes") as number,

@@ -84,7 +84,70 @@ export const SETTINGS = {
   },
   serviceUrls: {
     type: { kind: "map", valueKind: "http-url" },
-    doc: "Where services not hosted in this process listen, as name=http://host:port pairs separated by commas.",
+    doc: "Where services not hosted in this process listen, as name=http://host:port pairs separated by commas. A service may list several instances separated by | (orders=http://a:8081|http://b:8081); callers and the gateway balance over them, and a host name that resolves to several addresses (a Kubernetes headless Service) counts as one instance per address.",
+  },
+  shutdownDrainMs: {
+    type: { kind: "int", min: 0, max: 120_000 },
+    default: "0",
+    doc: "On SIGTERM, how long the process keeps serving with /readyz answering 503 before it stops taking requests, so load balancers (the gateway's health checks, Kubernetes endpoints) stop sending it new ones first. Give it more than FLOODGATE_GATEWAY_HEALTH_INTERVAL_MS where a gateway or Service sits in front.",
+  },
+  otlpUrl: {
+    type: { kind: "url", schemes: ["http", "https"] },
+    doc: "OpenTelemetry collector (OTLP over HTTP, e.g. http://otel-collector:4318; traces go to <url>/v1/traces unless the URL has a path). Unset: tracing is off and costs nothing.",
+  },
+  traceSamplePercent: {
+    type: { kind: "int", min: 0, max: 100 },
+    default: "1",
+    doc: "Percentage of new traces recorded when FLOODGATE_OTLP_URL is set; a request that arrives with a sampled traceparent is always recorded.",
+  },
+  gatewayUserRate: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "5",
+    doc: "Gateway: requests per second each signed-in user may make (token bucket, bursts up to FLOODGATE_GATEWAY_USER_BURST); beyond it 429 rate_limited with Retry-After. 0 turns the per-user limit off.",
+  },
+  gatewayUserBurst: {
+    type: { kind: "int", min: 1, max: 1_000_000 },
+    default: "10",
+    doc: "Gateway: requests a signed-in user may make at once before FLOODGATE_GATEWAY_USER_RATE applies.",
+  },
+  gatewayIpRate: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "50",
+    doc: "Gateway: requests per second from one client IP address (signed in or not); 0 turns the per-IP limit off.",
+  },
+  gatewayIpBurst: {
+    type: { kind: "int", min: 1, max: 1_000_000 },
+    default: "100",
+    doc: "Gateway: requests one client IP address may make at once before FLOODGATE_GATEWAY_IP_RATE applies.",
+  },
+  gatewayRateLimitUrl: {
+    type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
+    doc: "Gateway: where rate-limit buckets live, so every gateway instance counts the same requests: redis:// or redis-cluster://. Unset: the Redis of FLOODGATE_CACHE_URL, else of FLOODGATE_STOCK_URL, else each gateway's memory.",
+  },
+  gatewayUpstreamTimeoutMs: {
+    type: { kind: "int", min: 100, max: 600_000 },
+    default: "10000",
+    doc: "Gateway: how long it waits for a service's answer before 504 upstream_timeout.",
+  },
+  gatewayHealthIntervalMs: {
+    type: { kind: "int", min: 100, max: 60_000 },
+    default: "1000",
+    doc: "Gateway: how often it asks every service instance's /readyz; instances that do not answer 200 get no requests until they do.",
+  },
+  gatewayGetRetries: {
+    type: { kind: "int", min: 0, max: 5 },
+    default: "1",
+    doc: "Gateway: further attempts, each on another instance, for a GET whose instance failed or answered 502/503/504. Other methods are retried only when the instance provably did not take the request (refused the connection, or was draining).",
+  },
+  gatewayBreakerFailures: {
+    type: { kind: "int", min: 1, max: 1000 },
+    default: "5",
+    doc: "Gateway: consecutive failures (connection errors, timeouts, 5xx) after which an instance's circuit breaker opens and it gets no requests for FLOODGATE_GATEWAY_BREAKER_OPEN_MS.",
+  },
+  gatewayBreakerOpenMs: {
+    type: { kind: "int", min: 100, max: 600_000 },
+    default: "5000",
+    doc: "Gateway: how long an open circuit breaker keeps an instance out before one trial request.",
   },
   workerId: {
     type: { kind: "int", min: 0, max: 63 },

@@ -75,6 +75,11 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     message: "The sale must end after it starts.",
   },
+  rate_limited: {
+    status: 429,
+    retryable: true,
+    message: "Too many requests from this user or address; retry after the time Retry-After gives.",
+  },
   internal_error: { status: 500, retryable: true, message: "Something went wrong on our side." },
   dependency_failed: {
     status: 502,

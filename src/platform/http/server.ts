@@ -9,6 +9,13 @@ import Fastify, {
 import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../errors/catalogue.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { registerServerSpans } from "../observability/tracing-http.js";
+
+/**
+ * Set on the 503 a process answers while it is starting or draining, before any handler ran: the
+ * request did nothing, so a gateway may send it (whatever its method) to another instance.
+ */
+export const NOT_READY_HEADER = "floodgate-not-ready";
 
 /** Answered even while starting or closing: probes and scrapers must see the truth then too. */
 const PROBE_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -19,13 +26,19 @@ export interface HttpServerOptions {
   readonly bodyLimitBytes: number;
   /** Answers /readyz: false while starting or draining. */
   readonly isReady: () => boolean;
+  /**
+   * Whether requests other than probes are served; default isReady. A draining process stops
+   * being ready first (so balancers stop sending) and keeps serving until it stops accepting.
+   */
+  readonly isAccepting?: () => boolean;
 }
 
 /**
  * The Fastify app every Floodgate process serves: JSON schema validation, the error catalogue
  * as `{"error":{"code","message"}}`, health, readiness and metrics endpoints.
  */
-export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+export function createHttpServer(serverOptions: HttpServerOptions): FastifyInstance {
+  const options = { isAccepting: serverOptions.isReady, ...serverOptions };
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // Per-request log lines would cost more than the request itself under a flash sale;
@@ -83,10 +96,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       .send({ error: { code: "route_not_found", message: `No route ${request.method} ${request.url}.` } }),
   );
 
-  app.addHook("onRequest", async (request) => {
-    if (options.isReady() || PROBE_PATHS.has(request.url)) return;
+  app.addHook("onRequest", async (request, reply) => {
+    if (options.isAccepting() || PROBE_PATHS.has(request.url)) return;
+    void reply.header(NOT_READY_HEADER, "1");
     throw new AppError("unavailable", undefined, 1);
   });
+  registerServerSpans(app);
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) =>

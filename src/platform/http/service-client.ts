@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import { AppError, isErrorCode } from "../errors/catalogue.js";
+import { withClientSpan } from "../observability/tracing-http.js";
 
 /**
  * Services talk to each other through typed clients with one interface and two transports:
@@ -11,6 +12,7 @@ import { AppError, isErrorCode } from "../errors/catalogue.js";
 export type Operations = { [name: string]: (input: any) => Promise<unknown> };
 
 export interface HttpTransportOptions {
+  /** The service's origin, or several instances' separated by `|` (taken in turn). */
   readonly baseUrl: string;
   /** A service token (see TokenService.issue({service:true})) sent as the bearer. */
   readonly token: string;
@@ -33,21 +35,38 @@ export function createHttpClient<T extends object>(
   operations: readonly string[],
   options: HttpTransportOptions,
 ): T & HttpClientHandle {
-  const pool = new Pool(options.baseUrl, { connections: 64, pipelining: 1 });
+  const pools = options.baseUrl
+    .split("|")
+    .map((url) => url.trim())
+    .filter((url) => url.length > 0)
+    .map((url) => new Pool(url, { connections: 64, pipelining: 1 }));
+  let turn = 0;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const retries = options.connectRetries ?? 2;
+  // With several instances, a refused connection moves on to the next one.
+  const retries = Math.max(options.connectRetries ?? 2, pools.length - 1);
 
   const call = async (operation: string, input: unknown): Promise<unknown> => {
     for (let attempt = 0; ; attempt++) {
+      turn = (turn + 1) % pools.length;
+      const pool = pools[turn]!;
       try {
-        const response = await pool.request({
-          method: "POST",
-          path: internalPath(service, operation),
-          headers: { "content-type": "application/json", authorization: `Bearer ${options.token}` },
-          body: JSON.stringify(input ?? null),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
+        const response = await withClientSpan(
+          `${service}.${operation}`,
+          { "rpc.service": service, "rpc.method": operation },
+          (traceHeaders) =>
+            pool.request({
+              method: "POST",
+              path: internalPath(service, operation),
+              headers: {
+                "content-type": "application/json",
+                authorization: `Bearer ${options.token}`,
+                ...traceHeaders,
+              },
+              body: JSON.stringify(input ?? null),
+              headersTimeout: timeoutMs,
+              bodyTimeout: timeoutMs,
+            }),
+        );
         const payload = (await response.body.json()) as {
           result?: unknown;
           error?: { code?: string; message?: string; [detail: string]: unknown };
@@ -90,7 +109,9 @@ export function createHttpClient<T extends object>(
     }
   };
 
-  const client: Record<string, unknown> = { close: () => pool.close() };
+  const client: Record<string, unknown> = {
+    close: async () => void (await Promise.all(pools.map((pool) => pool.close()))),
+  };
   for (const operation of operations) client[operation] = (input: unknown) => call(operation, input);
   return client as T & HttpClientHandle;
 }

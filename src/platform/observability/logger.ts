@@ -1,8 +1,20 @@
 import { type Logger, pino } from "pino";
+import { activeTraceIds } from "./tracing.js";
 
 export type { Logger };
 
-/** Structured JSON logs on stdout; one child logger per service carries `service` on every line. */
+const NO_FIELDS = {};
+
+/**
+ * Structured JSON logs on stdout; one child logger per service carries `service` on every line.
+ * While tracing is on, a line written inside a span carries its `trace_id` and `span_id`, so a
+ * trace and its log lines can be found from each other.
+ */
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { pid: process.pid, ...base }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { pid: process.pid, ...base },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: () => activeTraceIds() ?? NO_FIELDS,
+  });
 }
