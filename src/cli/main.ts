@@ -4,9 +4,12 @@ import { registerBenchCommand } from "../bench/command.js";
 import { ConfigError, loadConfig } from "../platform/config/load-config.js";
 import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js";
 import { NoFreeWorkerIdError } from "../platform/ids/worker-id-errors.js";
-import { createLogger } from "../platform/observability/logger.js";
+import { createLogger, type Logger } from "../platform/observability/logger.js";
+import type { RunningTracing } from "../platform/observability/tracing.js";
 import { DEMO_SALE_SKU, seedDemo } from "../runtime/demo-seed.js";
 import { openPlatform, tokenServiceFor } from "../runtime/platform.js";
+import { startProcessTracing } from "../runtime/process-tracing.js";
+import { runGateway } from "../runtime/run-gateway.js";
 import { migrateServices, type RunningProcess, runServices } from "../runtime/run-services.js";
 import { registerCacheCommand } from "./cache-command.js";
 import { registerQueueCommands } from "./queue-command.js";
@@ -29,8 +32,9 @@ program
   .action(async (options: { port?: string }) => {
     const config = loadConfig({ overrides: { port: options.port } });
     const logger = createLogger(config.logLevel);
+    const tracing = startProcessTracing(config, "all");
     const running = await runServices(config, logger);
-    handleSignals(running);
+    handleSignals(running.platform.logger, withTracing(running.close, tracing));
     const seeded = config.seedDemo && (await seedDemo(running.app, running.platform.tokens));
     printWelcome(running, seeded);
   });
@@ -48,9 +52,25 @@ program
   .action(async (name: ServiceName, options: { port?: string }) => {
     const config = loadConfig({ overrides: { services: name, port: options.port } });
     const logger = createLogger(config.logLevel, { service: name });
+    const tracing = startProcessTracing(config, name === "orders" ? `orders-${config.ordersRole}` : name);
     const running = await runServices(config, logger);
-    handleSignals(running);
+    handleSignals(logger, withTracing(running.close, tracing));
     logger.info({ url: running.url }, `${name} listening`);
+  });
+
+program
+  .command("gateway")
+  .description(
+    "Run the public front door: routes the API to the services at FLOODGATE_SERVICE_URLS, with edge auth and rate limits.",
+  )
+  .option("-p, --port <port>", "HTTP port (overrides FLOODGATE_PORT)", portOption)
+  .action(async (options: { port?: string }) => {
+    const config = loadConfig({ overrides: { port: options.port } });
+    const logger = createLogger(config.logLevel, { service: "gateway" });
+    const tracing = startProcessTracing(config, "gateway");
+    const running = await runGateway(config, logger);
+    handleSignals(logger, withTracing(running.close, tracing));
+    logger.info({ url: running.url }, "gateway listening");
   });
 
 program
@@ -102,19 +122,27 @@ registerCacheCommand(program);
 
 registerQueueCommands(program);
 
-function handleSignals(running: RunningProcess): void {
+/** Closes the process, then sends the spans it still holds. */
+function withTracing(close: () => Promise<void>, tracing: RunningTracing | undefined): () => Promise<void> {
+  return async () => {
+    await close();
+    await tracing?.shutdown();
+  };
+}
+
+function handleSignals(logger: Logger, close: () => Promise<void>): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
-      running.platform.logger.warn({ signal }, "second signal: exiting now");
+      logger.warn({ signal }, "second signal: exiting now");
       process.exit(130);
     }
     signalled = true;
-    running.platform.logger.info({ signal }, "shutting down gracefully");
-    running.close().then(
+    logger.info({ signal }, "shutting down gracefully");
+    close().then(
       () => process.exit(0),
       (error: unknown) => {
-        running.platform.logger.error({ err: error }, "shutdown failed");
+        logger.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );
