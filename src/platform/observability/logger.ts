@@ -1,4 +1,4 @@
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { activeTraceIds } from "./tracing.js";
 
 export type { Logger };
@@ -10,11 +10,16 @@ const NO_FIELDS = {};
  * While tracing is on, a line written inside a span carries its `trace_id` and `span_id`, so a
  * trace and its log lines can be found from each other.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  destination?: DestinationStream,
+): Logger {
+  const options = {
     level,
     base: { pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin: () => activeTraceIds() ?? NO_FIELDS,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
