@@ -1,30 +1,11 @@
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/platform/config/load-config.js";
-import { REPOSITORY_ROOT } from "./podman.js";
-
-type Manifest = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: manifests are checked field by field below.
-  spec?: any;
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
-};
-
-/** `kubectl kustomize <dir>` (kubectl with kustomize is on every machine of this project). */
-export function render(directory: string): Manifest[] {
-  const text = execFileSync("kubectl", ["kustomize", `deploy/k8s/${directory}`], {
-    cwd: REPOSITORY_ROOT,
-    encoding: "utf8",
-  });
-  return parseAllDocuments(text).map((document) => document.toJS() as Manifest);
-}
+import { type Manifest, render } from "./kustomize.js";
 
 /** The schema model of each kind the manifests use: Kubernetes' own, and KEDA's ScaledObject. */
-const MODELS: Record<string, () => Promise<new (data: unknown) => { validate(): void }>> = {
+// biome-ignore lint/suspicious/noExplicitAny: each model takes its own kind's shape.
+type Model = new (data: any) => { validate(): void };
+const MODELS: Record<string, () => Promise<Model>> = {
   "v1/ConfigMap": async () => (await import("kubernetes-models/v1/ConfigMap")).ConfigMap,
   "v1/Secret": async () => (await import("kubernetes-models/v1/Secret")).Secret,
   "v1/Service": async () => (await import("kubernetes-models/v1/Service")).Service,

@@ -27,12 +27,22 @@ export function podmanAvailable(): boolean {
   return present;
 }
 
-export async function podman(args: readonly string[], timeoutMs = 120_000): Promise<string> {
+export function podman(args: readonly string[], timeoutMs = 120_000): Promise<string> {
+  return podmanWithConf(undefined, args, timeoutMs);
+}
+
+/** podman with CONTAINERS_CONF set (for commands that take no --runtime or --ulimit, as kube play). */
+export async function podmanWithConf(
+  containersConf: string | undefined,
+  args: readonly string[],
+  timeoutMs = 120_000,
+): Promise<string> {
   try {
     const { stdout } = await run("podman", [...args], {
       cwd: REPOSITORY_ROOT,
       timeout: timeoutMs,
       maxBuffer: 64 * 1024 * 1024,
+      env: containersConf ? { ...process.env, CONTAINERS_CONF: containersConf } : process.env,
     });
     return stdout.trim();
   } catch (error) {
