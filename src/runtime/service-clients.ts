@@ -65,6 +65,18 @@ export function createServiceClients(
     get orders() {
       return lazily("orders");
     },
+    get payments() {
+      return lazily("payments");
+    },
+    get fulfillment() {
+      return lazily("fulfillment");
+    },
+    get notifications() {
+      return lazily("notifications");
+    },
+    get loyalty() {
+      return lazily("loyalty");
+    },
   } as unknown as ServiceClients;
   return { clients, close: async () => void (await Promise.all(remote.map((client) => client.close()))) };
 }

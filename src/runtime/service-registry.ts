@@ -1,7 +1,11 @@
 import type { ServiceName } from "../platform/config/settings.js";
 import { catalogService } from "../services/catalog/index.js";
+import { fulfillmentService } from "../services/fulfillment/index.js";
 import { inventoryService } from "../services/inventory/index.js";
+import { loyaltyService } from "../services/loyalty/index.js";
+import { notificationsService } from "../services/notifications/index.js";
 import { ordersService } from "../services/orders/index.js";
+import { paymentsService } from "../services/payments/index.js";
 import { salesService } from "../services/sales/index.js";
 import type { ServiceModule } from "../services/service-module.js";
 
@@ -11,6 +15,10 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   inventoryService,
   salesService,
   ordersService,
+  paymentsService,
+  fulfillmentService,
+  notificationsService,
+  loyaltyService,
 ];
 
 export function serviceModule(name: ServiceName): ServiceModule {

@@ -1,4 +1,5 @@
 import { type Config, ConfigError } from "../platform/config/load-config.js";
+import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js";
 import { queueSchemeOf } from "./platform.js";
 
 /**
@@ -8,6 +9,36 @@ import { queueSchemeOf } from "./platform.js";
  */
 export function checkStartupSettings(config: Config): void {
   refuseSplitOrderRolesOnAPrivateQueue(config);
+  refuseSplitEventServicesOnAPrivateQueue(config);
+}
+
+/** Services that publish or consume events: they meet other services on the queue. */
+const EVENT_SERVICES: readonly ServiceName[] = [
+  "inventory",
+  "orders",
+  "payments",
+  "fulfillment",
+  "notifications",
+  "loyalty",
+];
+
+/**
+ * Services in different processes hear each other's events (an order paid, cancelled, shipped)
+ * only on a queue they share. On the embedded log, which only this process reads, a payment would
+ * never make its order paid, and a cancellation would never give its stock back.
+ */
+function refuseSplitEventServicesOnAPrivateQueue(config: Config): void {
+  if (SERVICE_NAMES.every((name) => config.services.includes(name))) return;
+  if (queueSchemeOf(config) !== "embedded") return;
+  const here = config.services.filter((name) => EVENT_SERVICES.includes(name));
+  if (here.length === 0) return;
+  throw new ConfigError(
+    `FLOODGATE_SERVICES=${config.services.join(",")} runs ${here.join(", ")} apart from the other services, ` +
+      "which meet it only through their events on a shared queue, but FLOODGATE_QUEUE_URL is unset: the queue " +
+      "would be the embedded log in this process's data dir, which no other process reads, so events such as " +
+      "an order paid or cancelled would never arrive. Set FLOODGATE_QUEUE_URL to a shared broker (nats://… or " +
+      "redis://…) on every process, or run every service in one process (`floodgate start`).",
+  );
 }
 
 /**

@@ -11,8 +11,12 @@ import type { Metrics } from "../platform/observability/metrics.js";
 import type { Stream } from "../platform/queue/stream.js";
 import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import type { CatalogApi } from "./catalog/api.js";
+import type { FulfillmentApi } from "./fulfillment/api.js";
 import type { InventoryApi } from "./inventory/api.js";
+import type { LoyaltyApi } from "./loyalty/api.js";
+import type { NotificationsApi } from "./notifications/api.js";
 import type { OrdersApi } from "./orders/api.js";
+import type { PaymentsApi } from "./payments/api.js";
 import type { SalesApi } from "./sales/api.js";
 
 /** The clients a service may use to reach the others; transport (in-process or HTTP) is hidden. */
@@ -21,6 +25,10 @@ export interface ServiceClients {
   readonly inventory: InventoryApi;
   readonly sales: SalesApi;
   readonly orders: OrdersApi;
+  readonly payments: PaymentsApi;
+  readonly fulfillment: FulfillmentApi;
+  readonly notifications: NotificationsApi;
+  readonly loyalty: LoyaltyApi;
 }
 
 /** What the runtime hands each service: ports, never adapters. */

@@ -28,7 +28,19 @@ describe("settings refused together at start-up", () => {
       ).not.toThrow();
     }
     expect(() => check({})).not.toThrow();
-    expect(() => check({ FLOODGATE_ORDERS_ROLE: "all" }, "orders")).not.toThrow();
+    expect(() =>
+      check({ FLOODGATE_ORDERS_ROLE: "all", FLOODGATE_QUEUE_URL: "nats://127.0.0.1:4222" }, "orders"),
+    ).not.toThrow();
     expect(() => check({ FLOODGATE_ORDERS_ROLE: "intake" }, "catalog")).not.toThrow();
+  });
+
+  it("refuses services that meet others through events, apart from them, on the embedded queue", () => {
+    for (const service of ["inventory", "orders", "payments", "fulfillment", "notifications", "loyalty"]) {
+      expect(() => check({}, service)).toThrow(/would never arrive\. Set FLOODGATE_QUEUE_URL/);
+      expect(() => check({ FLOODGATE_QUEUE_URL: "nats://127.0.0.1:4222" }, service)).not.toThrow();
+    }
+    // Services that use no events may run alone on the embedded queue; and all of them in one process.
+    expect(() => check({}, "catalog,sales")).not.toThrow();
+    expect(() => check({})).not.toThrow();
   });
 });

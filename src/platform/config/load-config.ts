@@ -44,6 +44,14 @@ export interface Config {
   readonly reconcileIntervalSeconds: number;
   readonly lowPriorityMaxLag: number;
   readonly shutdownTimeoutMs: number;
+  readonly paymentTimeoutSeconds: number;
+  readonly paymentProviderUrl: string | undefined;
+  readonly paymentWebhookSecret: string | undefined;
+  readonly publicUrl: string | undefined;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  readonly carrierDeliverySeconds: number;
+  readonly loyaltyPointsPerCurrencyUnit: number;
   readonly seedDemo: boolean;
 }
 
@@ -153,6 +161,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     reconcileIntervalSeconds: value("reconcileIntervalSeconds") as number,
     lowPriorityMaxLag: value("lowPriorityMaxLag") as number,
     shutdownTimeoutMs: value("shutdownTimeoutMs") as number,
+    paymentTimeoutSeconds: value("paymentTimeoutSeconds") as number,
+    paymentProviderUrl: value("paymentProviderUrl") as string | undefined,
+    paymentWebhookSecret: value("paymentWebhookSecret") as string | undefined,
+    publicUrl: value("publicUrl") as string | undefined,
+    smtpUrl: value("smtpUrl") as string | undefined,
+    mailFrom: value("mailFrom") as string,
+    carrierDeliverySeconds: value("carrierDeliverySeconds") as number,
+    loyaltyPointsPerCurrencyUnit: value("loyaltyPointsPerCurrencyUnit") as number,
     seedDemo: value("seedDemo") as boolean,
   };
 }

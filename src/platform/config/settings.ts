@@ -13,7 +13,16 @@ export interface SettingSpec {
   readonly doc: string;
 }
 
-export const SERVICE_NAMES = ["catalog", "inventory", "sales", "orders"] as const;
+export const SERVICE_NAMES = [
+  "catalog",
+  "inventory",
+  "sales",
+  "orders",
+  "payments",
+  "fulfillment",
+  "notifications",
+  "loyalty",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export const SETTINGS = {
@@ -202,6 +211,42 @@ export const SETTINGS = {
     type: { kind: "int", min: 0, max: 600_000 },
     default: "10000",
     doc: "How long a graceful shutdown waits for in-flight requests and batches before giving up.",
+  },
+  paymentTimeoutSeconds: {
+    type: { kind: "int", min: 5, max: 2_592_000 },
+    default: "900",
+    doc: "An order still unpaid this long after it was stored is cancelled: its stock goes back on sale and its buyer gets an email. A payment that arrives later is refunded.",
+  },
+  paymentProviderUrl: {
+    type: { kind: "url", schemes: ["http", "https"] },
+    doc: "The payment provider's API (the PaymentProvider adapter for it). Unset: the bundled simulator, which `floodgate start` runs alongside (see `floodgate payment-simulator`).",
+  },
+  paymentWebhookSecret: {
+    type: { kind: "string", minLength: 32 },
+    doc: "The secret the payment provider signs its notifications with (HMAC-SHA256 over `timestamp.body`). Unset: generated once and kept in the data dir, and shared with the bundled simulator.",
+  },
+  publicUrl: {
+    type: { kind: "url", schemes: ["http", "https"] },
+    doc: "The URL clients and the payment provider reach Floodgate at (for webhook and checkout addresses). Unset: http://<host>:<port> of this process.",
+  },
+  smtpUrl: {
+    type: { kind: "url", schemes: ["smtp", "smtps"] },
+    doc: "Where notification emails are sent (smtp://user:pass@host:port). Unset: each message is kept as an .eml file in the data dir and listed at GET /admin/mail.",
+  },
+  mailFrom: {
+    type: { kind: "string" },
+    default: "Floodgate <orders@floodgate.invalid>",
+    doc: "The From address of notification emails.",
+  },
+  carrierDeliverySeconds: {
+    type: { kind: "int", min: 0, max: 2_592_000 },
+    default: "10",
+    doc: "How long the bundled carrier simulator takes to deliver a shipment after taking it.",
+  },
+  loyaltyPointsPerCurrencyUnit: {
+    type: { kind: "int", min: 0, max: 10_000 },
+    default: "1",
+    doc: "Loyalty points awarded per whole unit of currency (100 cents) of a completed order.",
   },
   seedDemo: {
     type: { kind: "boolean" },

@@ -54,6 +54,11 @@ export const ERROR_CATALOGUE = {
     message: "A product's SKU cannot change: sales and orders refer to it.",
   },
   sale_exists: { status: 409, retryable: false, message: "A sale for this SKU already exists." },
+  order_not_refundable: {
+    status: 409,
+    retryable: false,
+    message: "Only a paid order (paid, shipped or completed) can be refunded.",
+  },
   stock_below_held: {
     status: 409,
     retryable: false,

@@ -5,8 +5,16 @@ import type { ConsumerGroup, Delivery, Stream } from "../queue/stream.js";
 import { backoffWithJitter } from "./backoff.js";
 import { type DomainEvent, decodeEvent } from "./domain-event.js";
 
-/** Handles one event inside the transaction that also records it as processed. */
-export type EventHandler = (event: DomainEvent, tx: TransactionSql) => Promise<void>;
+/**
+ * Handles one event inside the transaction that also records it as processed. Work that must
+ * wait for that commit (telling an in-memory view, say) goes to `afterCommit`; it runs once the
+ * transaction committed, before the message is acked.
+ */
+export type EventHandler = (
+  event: DomainEvent,
+  tx: TransactionSql,
+  afterCommit: (work: () => Promise<void>) => void,
+) => Promise<void>;
 
 export interface EventConsumerOptions {
   readonly stream: Stream;
@@ -107,15 +115,17 @@ export class EventConsumer {
       return;
     }
     try {
+      const committed: (() => Promise<void>)[] = [];
       const applied = await this.options.database(event).transaction(async (tx) => {
         const fresh = await tx.query(
           `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
           [event.id, event.type],
         );
         if (fresh.length === 0) return false;
-        await this.options.handle(event, tx);
+        await this.options.handle(event, tx, (work) => committed.push(work));
         return true;
       });
+      for (const work of committed) await work();
       await delivery.ack();
       this.processed.inc({ group, outcome: applied ? "applied" : "duplicate" });
     } catch (error) {

@@ -28,7 +28,13 @@ export class Metrics {
     }
   }
 
+  /**
+   * Instruments are per name: asking again for one already made (several consumers of one kind in
+   * a process) returns it, so they count into one series set instead of failing to register.
+   */
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    const existing = this.registry.getSingleMetric(`floodgate_${name}`);
+    if (existing) return existing as Counter<L>;
     return new Counter({ name: `floodgate_${name}`, help, labelNames, registers: [this.registry] });
   }
 

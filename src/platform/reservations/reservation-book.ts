@@ -118,16 +118,9 @@ export type ReserveDecision =
  * - `begin-release`: reserved → releasing; the units stay held. A release neither finished nor
  *   aborted by its deadline (its process died) shows in `staleReleases`.
  * - `abort-release`: releasing → what it was before.
- * - `finish-release`: releasing or reserved → gone, units back on sale (the row says released).
- * - `forget`: any → gone (its row was never written).
+ * - `forget`: any → gone, its units back on sale (its row was released, or never written).
  */
-export type Transition =
-  | "accept"
-  | "confirm"
-  | "begin-release"
-  | "abort-release"
-  | "finish-release"
-  | "forget";
+export type Transition = "accept" | "confirm" | "begin-release" | "abort-release" | "forget";
 
 /**
  * - `ok`: done; `reservation` is its state after (absent once gone), `change` is set when what is

@@ -159,9 +159,6 @@ export class StockLedger {
         reservation.status = "reserved";
         delete reservation.releaseDeadlineMs;
         return { outcome: "ok", reservation };
-      case "finish-release":
-        if (reservation.status === "confirmed" || reservation.status === "accepted") return refused;
-        return { outcome: "ok", change: this.drop(reservation, sale) };
       case "forget":
         return { outcome: "ok", change: this.drop(reservation, sale) };
     }

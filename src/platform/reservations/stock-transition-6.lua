@@ -9,8 +9,7 @@
 --                  release not finished or aborted by its deadline (its process died) is found by
 --                  the sweeper, which settles it from the database row.
 --   abort-release  releasing -> reserved
---   finish-release releasing | reserved -> gone (units back on sale)
---   forget         any state -> gone
+--   forget         any state -> gone, units back on sale (its row was released, or never written)
 -- Returns: {'unknown'} when there is no such reservation, {'refused', record} when its state does
 -- not allow the operation, {'ok', record} for a change of state, or
 -- {'ok', '', available after, version} when the reservation is gone.
@@ -74,10 +73,7 @@ if op == 'abort-release' then
   return set_status('reserved')
 end
 
-if op == 'finish-release' or op == 'forget' then
-  if op == 'finish-release' and r.s ~= 'releasing' and r.s ~= 'reserved' then
-    return {'refused', record}
-  end
+if op == 'forget' then
   if r.s == 'confirmed' then
     redis.call('HINCRBY', KEYS[1], 'sold', -r.q)
   else

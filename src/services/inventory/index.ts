@@ -1,5 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { LowPriorityWork } from "../../platform/batching/low-priority-work.js";
+import { EventConsumer } from "../../platform/events/event-consumer.js";
+import { ORDER_EVENTS_TOPIC } from "../orders/order-events.js";
 import type { ServiceModule } from "../service-module.js";
 import { INVENTORY_OPERATIONS, type InventoryApi } from "./api.js";
 import { DriftWatch } from "./drift-watch.js";
@@ -80,6 +82,25 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     );
     const api = createInventoryApi({ book, store, loader, reservations, reconciliation, lease });
 
+    // A cancelled order's units go back on sale; so do a refunded order's, if it had not shipped.
+    const onOrders = new EventConsumer({
+      stream: context.stream,
+      topic: ORDER_EVENTS_TOPIC,
+      group: "inventory.on-orders",
+      database: () => context.databases.primary,
+      schema: "inventory",
+      logger: log,
+      metrics,
+      handle: async (event, tx, afterCommit) => {
+        const data = event.data as { orderId?: string; sku?: string; from?: string };
+        const returnsStock =
+          event.type === "order.cancelled" || (event.type === "order.refunded" && data.from === "paid");
+        if (!returnsStock || typeof data.orderId !== "string" || typeof data.sku !== "string") return;
+        await reservations.releaseCancelled(tx, [{ orderId: data.orderId, sku: data.sku }], afterCommit);
+      },
+    });
+    onOrders.start();
+
     let sweeping: Promise<void> | undefined;
     const sweepTimer = setInterval(() => {
       sweeping ??= sweeper
@@ -105,6 +126,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       api,
       routes: () => {},
       stop: async () => {
+        await onOrders.stop();
         clearInterval(sweepTimer);
         await sweeping;
         await lowPriority.stop();

@@ -447,9 +447,14 @@ export class ReservationStore {
    * Releases the rows of `orderIds` that are in a state `reason` may release (see RELEASABLE),
    * returning the units to the SKU under its row lock. Returns the ids released now.
    */
-  async release(refs: readonly { orderId: string; sku: string }[], reason: ReleaseReason): Promise<string[]> {
+  async release(
+    refs: readonly { orderId: string; sku: string }[],
+    reason: ReleaseReason,
+    /** The caller's transaction (an event consumer's), or a transaction of its own. */
+    inTransaction?: Sql,
+  ): Promise<string[]> {
     if (refs.length === 0) return [];
-    return this.db.transaction(async (tx) => {
+    const work = async (tx: Sql) => {
       // Stock rows first, in SKU order, as inserts take them: no deadlock between the two.
       await tx.query("SELECT sku FROM inventory.stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE", [
         [...new Set(refs.map((r) => r.sku))].sort(),
@@ -470,7 +475,8 @@ export class ReservationStore {
         );
       }
       return released.map((row) => row.order_id);
-    });
+    };
+    return inTransaction ? work(inTransaction) : this.db.transaction(work);
   }
 
   /** reserved | accepted → confirmed for these ids. Returns the rows of all of them afterwards. */

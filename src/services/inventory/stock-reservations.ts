@@ -1,4 +1,5 @@
 import { GroupCommit } from "../../platform/batching/group-commit.js";
+import type { Sql } from "../../platform/db/database.js";
 import { AppError } from "../../platform/errors/catalogue.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Counter } from "../../platform/observability/metrics.js";
@@ -235,12 +236,29 @@ export class StockReservations {
     const rest = refs.filter((ref) => !done.has(ref.orderId));
     const rows = await store.rows(rest.map((ref) => ref.orderId));
     await Promise.all([
-      ...refs.filter((ref) => done.has(ref.orderId)).map((ref) => this.mirror("finish-release", ref)),
+      ...refs.filter((ref) => done.has(ref.orderId)).map((ref) => this.mirror("forget", ref)),
       ...rest.map(async (ref) => {
         await this.mirror("abort-release", ref);
         await this.mirrorRow(ref, rows.get(ref.orderId));
       }),
     ]);
+    return released;
+  }
+
+  /**
+   * Returns the units of cancelled orders (confirmed or not) to the sale, in the caller's
+   * transaction (an event consumer's): the book is told after that commits (`afterCommit`).
+   */
+  async releaseCancelled(
+    tx: Sql,
+    refs: readonly ReservationRef[],
+    afterCommit: (work: () => Promise<void>) => void,
+  ): Promise<string[]> {
+    const released = await this.options.store.release(refs, "cancelled", tx);
+    const done = new Set(released);
+    afterCommit(async () => {
+      await Promise.all(refs.filter((ref) => done.has(ref.orderId)).map((ref) => this.mirror("forget", ref)));
+    });
     return released;
   }
 
@@ -271,7 +289,7 @@ export class StockReservations {
     }
     switch (row.status) {
       case "released":
-        await this.mirror("finish-release", ref);
+        await this.mirror("forget", ref);
         return;
       case "reserved":
         return;

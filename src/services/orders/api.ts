@@ -6,6 +6,18 @@ export interface OrdersApi {
    * (they wait for an operator to replay them; their reservations must not go back on sale).
    */
   backlog(input?: undefined): Promise<OrderBacklog>;
+  /** What the payments service needs to take a payment for an order; null for an unknown one. */
+  orderForPayment(input: { orderId: string }): Promise<PayableOrder | null>;
+}
+
+export interface PayableOrder {
+  readonly orderId: string;
+  readonly userId: string;
+  /** Only a `created` order can be paid. */
+  readonly status: string;
+  readonly amountCents: number;
+  readonly currency: string;
+  readonly paymentDueAt: string | null;
 }
 
 export interface OrderBacklog {
@@ -18,4 +30,7 @@ export interface OrderBacklog {
   };
 }
 
-export const ORDERS_OPERATIONS = ["backlog"] as const satisfies readonly (keyof OrdersApi)[];
+export const ORDERS_OPERATIONS = [
+  "backlog",
+  "orderForPayment",
+] as const satisfies readonly (keyof OrdersApi)[];

@@ -1,12 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import type { TokenService } from "../../platform/auth/tokens.js";
+import type { ShardRouter } from "../../platform/db/shard-router.js";
 import { AppError } from "../../platform/errors/catalogue.js";
 import { decodeCursor, encodeCursor, PAGE_QUERY_SCHEMA } from "../../platform/http/cursor.js";
 import { adminOf, userOf } from "../../platform/http/principal.js";
+import { shardOfSnowflake } from "../../platform/ids/snowflake.js";
 import { SKU_PATTERN } from "../catalog/api.js";
 import type { OrderIntake } from "./intake.js";
 import type { OrderStatus } from "./order.js";
 import type { OrderQueries } from "./order-queries.js";
+import { OrderStore, orderEvent } from "./order-store.js";
 
 const ORDER_BODY = {
   type: "object",
@@ -25,6 +28,9 @@ const ORDER_HEADERS = {
   },
 } as const;
 
+/** An operator may refund an order the buyer paid for. */
+const REFUNDABLE: readonly OrderStatus[] = ["paid", "shipped", "completed"];
+
 const STATUSES: readonly OrderStatus[] = [
   "pending",
   "created",
@@ -37,9 +43,9 @@ const STATUSES: readonly OrderStatus[] = [
 
 export function registerOrderRoutes(
   app: FastifyInstance,
-  deps: { intake: OrderIntake; queries: OrderQueries; tokens: TokenService },
+  deps: { intake: OrderIntake; queries: OrderQueries; tokens: TokenService; databases: ShardRouter },
 ): void {
-  const { intake, queries, tokens } = deps;
+  const { intake, queries, tokens, databases } = deps;
 
   app.post<{ Body: { sku: string; quantity: number }; Headers: { "idempotency-key"?: string } }>(
     "/orders",
@@ -66,6 +72,35 @@ export function registerOrderRoutes(
       if (!order || (order.userId !== principal.userId && !principal.admin))
         throw new AppError("order_not_found");
       return order;
+    },
+  );
+
+  // An operator asks for a paid order's money back: the payments service refunds it, and the order
+  // becomes `refunded` when the provider confirms (loyalty points are taken back then).
+  app.post<{ Params: { id: string } }>(
+    "/admin/orders/:id/refund",
+    { schema: { params: { type: "object", properties: { id: { type: "string", maxLength: 20 } } } } },
+    async (request, reply) => {
+      const admin = adminOf(request, tokens);
+      const shard = shardOfSnowflake(request.params.id);
+      if (shard === undefined) throw new AppError("order_not_found");
+      const outcome = await databases.forVirtualShard(shard).transaction(async (tx) => {
+        const order = await OrderStore.forUpdate(tx, request.params.id);
+        if (!order) return "not_found" as const;
+        if (!REFUNDABLE.includes(order.status)) return order.status;
+        await OrderStore.note(tx, order.id, { status: order.status, cause: "refund_requested" }, [
+          orderEvent("order.refund_requested", order, { requestedBy: admin.userId }),
+        ]);
+        return "requested" as const;
+      });
+      if (outcome === "not_found") throw new AppError("order_not_found");
+      if (outcome !== "requested") {
+        throw new AppError(
+          "order_not_refundable",
+          `The order is ${outcome}; only a paid order can be refunded.`,
+        );
+      }
+      return reply.status(202).send({ orderId: request.params.id, refund: "requested" });
     },
   );
 

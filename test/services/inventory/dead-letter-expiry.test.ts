@@ -37,5 +37,5 @@ describe("reservations of dead-lettered orders", () => {
       reserved: 0,
       available: 0,
     });
-  }, 30_000);
+  }, 90_000);
 });

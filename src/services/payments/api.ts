@@ -1,0 +1,5 @@
+/** The payments service's contract with other services (in-process or over HTTP). */
+// biome-ignore lint/complexity/noBannedTypes: no operations yet; they are added as the service grows.
+export type PaymentsApi = {};
+
+export const PAYMENTS_OPERATIONS = [] as const satisfies readonly (keyof PaymentsApi)[];
