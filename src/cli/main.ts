@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { registerBenchCommand } from "../bench/command.js";
+import { DEFAULT_TOKEN_TTL_SECONDS } from "../platform/auth/tokens.js";
 import { ConfigError, loadConfig } from "../platform/config/load-config.js";
 import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js";
 import { NoFreeWorkerIdError } from "../platform/ids/worker-id-errors.js";
@@ -78,11 +79,15 @@ program
   .description("Print a bearer token signed with FLOODGATE_AUTH_SECRET (or the data dir's generated secret).")
   .requiredOption("-u, --user <id>", "user id the token names (letters, digits, _ . -)")
   .option("--admin", "grant the admin routes", false)
-  .option("--ttl <seconds>", "lifetime in seconds (default: no expiry)", (value: string) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1)
-      throw new InvalidArgumentError("a positive number of seconds");
-    return Number(value);
-  })
+  .option(
+    "--ttl <seconds>",
+    `lifetime in seconds (default: ${DEFAULT_TOKEN_TTL_SECONDS})`,
+    (value: string) => {
+      if (!/^\d+$/.test(value) || Number(value) < 1)
+        throw new InvalidArgumentError("a positive number of seconds");
+      return Number(value);
+    },
+  )
   .action((options: { user: string; admin: boolean; ttl?: number }) => {
     const tokens = tokenServiceFor(loadConfig());
     process.stdout.write(

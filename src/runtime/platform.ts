@@ -57,7 +57,10 @@ export function storeDirOf(config: Config): string {
 }
 
 export function tokenServiceFor(config: Config): TokenService {
-  return new TokenService(config.authSecret ?? loadOrCreateSecret(dataDirOf(config)));
+  return new TokenService({
+    current: config.authSecret ?? loadOrCreateSecret(dataDirOf(config)),
+    previous: config.authPreviousSecret,
+  });
 }
 
 export async function openDatabases(config: Config, logger: Logger): Promise<Database[]> {

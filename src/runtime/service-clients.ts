@@ -1,4 +1,4 @@
-import type { TokenService } from "../platform/auth/tokens.js";
+import { renewingServiceToken, type TokenService } from "../platform/auth/tokens.js";
 import type { Config } from "../platform/config/load-config.js";
 import { ConfigError } from "../platform/config/load-config.js";
 import type { ServiceName } from "../platform/config/settings.js";
@@ -17,7 +17,7 @@ export function createServiceClients(
   localApis: ReadonlyMap<ServiceName, Operations>,
 ): { clients: ServiceClients; close(): Promise<void> } {
   const remote: HttpClientHandle[] = [];
-  const serviceToken = tokens.issue({ userId: "floodgate-service", service: true });
+  const serviceToken = renewingServiceToken(tokens);
   const resolve = (name: ServiceName): Operations => {
     if (config.services.includes(name)) {
       // Resolved on each call: the service may start after the one holding this client.

@@ -7,6 +7,7 @@ export interface Config {
   readonly host: string;
   readonly dataDir: string;
   readonly authSecret: string | undefined;
+  readonly authPreviousSecret: string | undefined;
   readonly databaseUrls: readonly string[] | undefined;
   readonly embeddedShards: number;
   readonly cacheUrl: string | undefined;
@@ -125,6 +126,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     host: value("host") as string,
     dataDir: value("dataDir") as string,
     authSecret: value("authSecret") as string | undefined,
+    authPreviousSecret: value("authPreviousSecret") as string | undefined,
     databaseUrls: value("databaseUrls") as string[] | undefined,
     embeddedShards: value("embeddedShards") as number,
     cacheUrl: value("cacheUrl") as string | undefined,

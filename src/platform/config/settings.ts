@@ -41,6 +41,10 @@ export const SETTINGS = {
     type: { kind: "string", minLength: 32 },
     doc: "HS256 secret for bearer tokens (at least 32 characters). Unset: generated once and kept in the data dir.",
   },
+  authPreviousSecret: {
+    type: { kind: "string", minLength: 32 },
+    doc: "During a secret rotation, the secret tokens were signed with before FLOODGATE_AUTH_SECRET: still accepted (each token names its key) until they expire, at most their TTL after the switch. Unset once no token signed with it can be alive.",
+  },
   databaseUrls: {
     type: { kind: "url-list", schemes: ["postgres", "postgresql"] },
     doc: "Comma-separated postgres:// URLs, one per physical shard; the first also holds the non-sharded schemas. Unset: embedded PGlite.",

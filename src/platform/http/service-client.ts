@@ -14,8 +14,8 @@ export type Operations = { [name: string]: (input: any) => Promise<unknown> };
 export interface HttpTransportOptions {
   /** The service's origin, or several instances' separated by `|` (taken in turn). */
   readonly baseUrl: string;
-  /** A service token (see TokenService.issue({service:true})) sent as the bearer. */
-  readonly token: string;
+  /** The service token sent as the bearer: a short-lived one, renewed by the provider (renewingServiceToken). */
+  readonly token: string | (() => string);
   readonly timeoutMs?: number;
   /** Extra attempts when the connection fails before the request was sent. */
   readonly connectRetries?: number;
@@ -59,7 +59,7 @@ export function createHttpClient<T extends object>(
               path: internalPath(service, operation),
               headers: {
                 "content-type": "application/json",
-                authorization: `Bearer ${options.token}`,
+                authorization: `Bearer ${typeof options.token === "string" ? options.token : options.token()}`,
                 ...traceHeaders,
               },
               body: JSON.stringify(input ?? null),
