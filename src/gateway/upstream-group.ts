@@ -5,6 +5,10 @@ import { type InstanceOptions, UpstreamInstance } from "./upstream-instance.js";
 
 /** How often host names are looked up again (a Kubernetes headless Service's pods come and go). */
 const DNS_REFRESH_MS = 5_000;
+/** How long a health check waits for /readyz. */
+const HEALTH_TIMEOUT_MS = 2_000;
+/** Health checks in a row that must time out before a slow instance is taken out. */
+const SLOW_CHECKS_TO_DROP = 3;
 
 export interface UpstreamGroupOptions extends InstanceOptions {
   readonly healthIntervalMs: number;
@@ -24,6 +28,8 @@ export class UpstreamGroup {
   private healthTimer: NodeJS.Timeout | undefined;
   private dnsTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** A round of checks still running when the next is due is not doubled. */
+  private checking = false;
 
   constructor(
     readonly service: string,
@@ -98,30 +104,45 @@ export class UpstreamGroup {
   }
 
   private async checkHealth(): Promise<void> {
-    const timeoutMs = Math.min(this.options.healthIntervalMs, 2_000);
-    await Promise.all(
-      this.all().map(async (instance) => {
-        let healthy = false;
-        try {
-          const response = await instance.pool.request({
-            method: "GET",
-            path: "/readyz",
-            headersTimeout: timeoutMs,
-            bodyTimeout: timeoutMs,
-          });
-          await response.body.dump();
-          healthy = response.statusCode === 200;
-        } catch {
-          healthy = false;
-        }
-        if (healthy !== instance.healthy) {
-          this.options.logger.info(
-            { service: this.service, instance: instance.origin, healthy },
-            healthy ? "gateway: instance ready" : "gateway: instance not ready",
-          );
-        }
-        instance.healthy = healthy;
-      }),
-    );
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      await Promise.all(this.all().map((instance) => this.checkInstance(instance)));
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /**
+   * An answer other than 200 (starting, draining) or a refused connection takes the instance out
+   * at once. A slow answer does not, until SLOW_CHECKS_TO_DROP in a row: under a burst /readyz
+   * waits behind the requests like everything else, and dropping busy instances for being busy
+   * would leave none.
+   */
+  private async checkInstance(instance: UpstreamInstance): Promise<void> {
+    let healthy: boolean;
+    try {
+      const response = await instance.pool.request({
+        method: "GET",
+        path: "/readyz",
+        headersTimeout: HEALTH_TIMEOUT_MS,
+        bodyTimeout: HEALTH_TIMEOUT_MS,
+      });
+      await response.body.dump();
+      healthy = response.statusCode === 200;
+      instance.slowChecks = 0;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const slow = code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+      instance.slowChecks = slow ? instance.slowChecks + 1 : 0;
+      healthy = slow && instance.slowChecks < SLOW_CHECKS_TO_DROP ? instance.healthy : false;
+    }
+    if (healthy !== instance.healthy) {
+      this.options.logger.info(
+        { service: this.service, instance: instance.origin, healthy },
+        healthy ? "gateway: instance ready" : "gateway: instance not ready",
+      );
+    }
+    instance.healthy = healthy;
   }
 }

@@ -35,6 +35,8 @@ export class UpstreamInstance {
   /** Unknown until the first health check answers; an unknown instance gets no requests. */
   healthy = false;
   inFlight = 0;
+  /** Health checks in a row that timed out (see UpstreamGroup). */
+  slowChecks = 0;
   readonly breaker: CircuitBreakerPolicy;
 
   constructor(
