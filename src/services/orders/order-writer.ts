@@ -1,12 +1,17 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { TokenBucket } from "../../platform/batching/token-bucket.js";
+import type { Database } from "../../platform/db/database.js";
 import type { ShardRouter } from "../../platform/db/shard-router.js";
 import { shardOfSnowflake } from "../../platform/ids/snowflake.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import type { ConsumerGroup, Delivery } from "../../platform/queue/stream.js";
-import type { InventoryApi } from "../inventory/api.js";
+import type { InventoryApi, ReservationRef } from "../inventory/api.js";
+import { HeldDeliveries } from "./held-deliveries.js";
 import { decodeOrderRequest, type OrderRequest } from "./order-request.js";
 import { OrderStore } from "./order-store.js";
+import { RetryBackoff } from "./retry-backoff.js";
+import { storeRound } from "./store-round.js";
 
 export interface OrderWriterOptions {
   readonly group: ConsumerGroup;
@@ -19,20 +24,44 @@ export interface OrderWriterOptions {
   readonly writeRate: number;
   /** An order stored now is cancelled if still unpaid this long after (default 900). */
   readonly paymentTimeoutSeconds?: number;
+  /** First wait before retrying messages a dependency failed; doubles per failure. Default 500 ms. */
+  readonly retryInitialMs?: number;
+  /** The longest wait between retries, however long the outage lasts. Default 15 s. */
+  readonly retryMaxMs?: number;
+  /**
+   * How often the messages in hand are touched so the group does not redeliver them. Must be well
+   * inside the group's visibility timeout, FLOODGATE_ORDER_REDELIVERY_SECONDS (at least 5 s).
+   * Default 1.5 s.
+   */
+  readonly touchIntervalMs?: number;
 }
 
 const FETCH_WAIT_MS = 250;
-const RETRY_DELAY_MS = 1000;
-/**
- * About 15 s in all: within the default 30 s redelivery (FLOODGATE_ORDER_REDELIVERY_SECONDS). With
- * a shorter one another worker may take the batch over meanwhile; the idempotent insert absorbs it.
- */
-const BATCH_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+/** Pause after the queue itself could not be read. */
+const FETCH_RETRY_MS = 1000;
+/** Delay of the redelivery of a message given back for its own fault. */
+const GIVE_BACK_DELAY_MS = 1000;
+const DEFAULT_RETRY_INITIAL_MS = 500;
+const DEFAULT_RETRY_MAX_MS = 15_000;
+/** A third of the shortest visibility timeout the configuration allows (5 s), less a margin. */
+const DEFAULT_TOUCH_INTERVAL_MS = 1_500;
+
+/** A message in hand, decoded. */
+interface HeldOrder {
+  readonly delivery: Delivery;
+  readonly request: OrderRequest;
+}
 
 /**
  * The order worker: drains `orders.requested` in batches, stores each batch with one INSERT per
  * shard, confirms the reservations, and acks only after both committed. A crash anywhere before
  * the ack means redelivery, which the INSERT's ON CONFLICT and the idempotent confirm absorb.
+ *
+ * Delivery attempts are spent only on a message's own failure: an outage of a dependency (the
+ * inventory, a database) never counts one, however long it lasts. The worker holds what it took,
+ * touching it so it is not redelivered, and retries with backoff until the outage ends. Only a
+ * message refused for what it carries, or one that fails while another goes through right after
+ * it, is given back (a nak: one attempt; after the group's maximum, the dead-letter topic).
  */
 export class OrderWriter {
   private running = false;
@@ -41,6 +70,10 @@ export class OrderWriter {
   private readonly bucket: TokenBucket | undefined;
   /** Messages per batch: the configured size, or less under a write ceiling (see the constructor). */
   private readonly batchSize: number;
+  private readonly held: HeldDeliveries<HeldOrder>;
+  private readonly backoff: RetryBackoff;
+  /** A reservation this worker confirmed and stored lately: evidence that the inventory serves. */
+  private witness: ReservationRef | undefined;
   private readonly stored;
   private readonly batches;
   private readonly dropped;
@@ -54,6 +87,16 @@ export class OrderWriter {
         ? Math.max(1, Math.min(options.batchSize, Math.ceil(options.writeRate / 10)))
         : options.batchSize;
     this.bucket = options.writeRate > 0 ? new TokenBucket(options.writeRate, this.batchSize) : undefined;
+    this.held = new HeldDeliveries(options.touchIntervalMs ?? DEFAULT_TOUCH_INTERVAL_MS, (error, failed) =>
+      options.logger.warn(
+        { err: error, failed },
+        "could not touch held order requests; the queue may deliver them again meanwhile",
+      ),
+    );
+    this.backoff = new RetryBackoff({
+      initialMs: options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS,
+      maxMs: options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS,
+    });
     this.stored = options.metrics.counter(
       "orders_stored_total",
       "Orders written to the database by workers.",
@@ -73,7 +116,11 @@ export class OrderWriter {
     this.loop = this.run();
   }
 
-  /** Finishes the batch in hand, then stops. */
+  /**
+   * Stops after the store call in progress, without waiting out an outage: the messages still
+   * held are let go without a nak, so they cost no attempt here and come back after the
+   * visibility timeout (or when closing the group hands them back).
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.stopping.abort();
@@ -81,73 +128,143 @@ export class OrderWriter {
   }
 
   private async run(): Promise<void> {
-    const log = this.options.logger;
-    while (this.running) {
-      let deliveries: Delivery[];
-      try {
-        deliveries = await this.options.group.fetch(this.batchSize, FETCH_WAIT_MS);
-      } catch (error) {
-        if (!this.running) return;
-        log.error({ err: error }, "fetching order requests failed");
-        await sleep(RETRY_DELAY_MS);
-        continue;
+    try {
+      while (this.running) {
+        await this.takeMore();
+        if (this.held.size === 0 || !this.running) continue;
+        await this.storeHeld();
+        if (this.held.size === 0) {
+          this.backoff.reset();
+        } else if (this.running) {
+          const retryInMs = this.backoff.next();
+          this.options.logger.warn(
+            { held: this.held.size, retryInMs },
+            "holding order requests until what they depend on recovers",
+          );
+          await this.pause(retryInMs);
+        }
       }
-      if (deliveries.length === 0) continue;
-      await this.bucket?.take(deliveries.length);
-      await this.processWithRetries(deliveries);
+    } finally {
+      this.held.releaseAll();
     }
   }
 
   /**
-   * A failing batch is usually a failing dependency (the database, inventory), not bad messages:
-   * retry it whole with backoff, holding the messages (well inside their visibility timeout), so an
-   * outage does not use up their delivery attempts and send accepted orders to the dead-letter
-   * topic. Only if it still fails are the messages tried one by one; those that fail alone are
-   * given back and count an attempt.
+   * Tops what is held up to a batch. While something is held (an outage) it does not wait for
+   * more: the held messages are retried as soon as the backoff allows.
    */
-  private async processWithRetries(deliveries: readonly Delivery[]): Promise<void> {
-    const log = this.options.logger;
-    for (const delayMs of BATCH_RETRY_DELAYS_MS) {
-      try {
-        await this.storeBatch(deliveries);
-        return;
-      } catch (error) {
-        log.error(
-          { err: error, batch: deliveries.length, retryInMs: delayMs },
-          "storing an order batch failed",
-        );
-        if (!this.running) return; // unacked: redelivered after the restart
-        await sleep(delayMs);
-      }
+  private async takeMore(): Promise<void> {
+    const room = this.batchSize - this.held.size;
+    if (room <= 0) return;
+    let deliveries: Delivery[];
+    try {
+      deliveries = await this.options.group.fetch(room, this.held.size === 0 ? FETCH_WAIT_MS : 0);
+    } catch (error) {
+      if (!this.running) return;
+      this.options.logger.error({ err: error }, "fetching order requests failed");
+      if (this.held.size === 0) await this.pause(FETCH_RETRY_MS);
+      return;
     }
-    for (const delivery of deliveries) {
-      try {
-        await this.storeBatch([delivery]);
-      } catch (error) {
-        log.error({ err: error, messageId: delivery.id }, "storing an order failed; giving it back");
-        await delivery.nak(RETRY_DELAY_MS).catch(() => {});
-      }
+    if (deliveries.length === 0) return;
+    await this.bucket?.take(deliveries.length, this.stopping.signal);
+    this.held.add(await this.decode(deliveries));
+  }
+
+  /** One round over everything held (see storeRound): stored ones are done, those at fault given back. */
+  private async storeHeld(): Promise<void> {
+    const { stored, atFault, failure } = await storeRound(this.held.list(), {
+      store: (orders) => this.store(orders),
+      dependenciesServe: (order) => this.dependenciesServe(order),
+      dependencyOf: (order) => this.databaseOf(order),
+      running: () => this.running,
+    });
+    if (failure !== undefined) {
+      this.options.logger.error(
+        { err: failure.error, blame: failure.blame, batch: this.held.size, stored: stored.length },
+        "storing an order batch failed",
+      );
     }
+    for (const order of stored) this.held.remove(order);
+    for (const { item, error } of atFault) await this.giveBack(item, error);
   }
 
   /**
-   * Stores one batch: confirms its reservations, inserts the confirmed orders, acks every message.
-   * Throws (acking nothing) when a dependency fails. The loop calls it; so do tests.
+   * Whether the inventory and the order's database serve other work right now: the inventory
+   * confirms again a reservation this worker confirmed lately (a real confirm, which changes
+   * nothing the second time), and the database answers a query.
    */
-  async storeBatch(deliveries: readonly Delivery[]): Promise<void> {
-    const started = performance.now();
-    const valid: { delivery: Delivery; request: OrderRequest }[] = [];
+  private async dependenciesServe(order: HeldOrder): Promise<boolean> {
+    const witness = this.witness;
+    if (witness === undefined) return false;
+    try {
+      await Promise.all([
+        this.options.inventory.confirm({ reservations: [witness] }),
+        this.databaseOf(order).query("SELECT 1"),
+      ]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private databaseOf(order: HeldOrder): Database {
+    return this.options.databases.forVirtualShard(shardOfSnowflake(order.request.orderId)!);
+  }
+
+  /** The message failed on its own: a nak, which counts a delivery attempt. */
+  private async giveBack(order: HeldOrder, error: unknown): Promise<void> {
+    this.held.remove(order);
+    this.options.logger.error(
+      {
+        err: error,
+        messageId: order.delivery.id,
+        orderId: order.request.orderId,
+        attempt: order.delivery.attempt,
+      },
+      "storing an order failed on its own; giving it back",
+    );
+    await order.delivery.nak(GIVE_BACK_DELAY_MS).catch((nakError: unknown) => {
+      this.options.logger.warn(
+        { err: nakError, messageId: order.delivery.id },
+        "giving an order request back failed",
+      );
+    });
+  }
+
+  /** Waits, or less when the worker stops. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+  }
+
+  /**
+   * Decodes what was fetched. A malformed message is refused for what it is, so it is given back
+   * at once: after the group's max attempts it lands in the dead-letter topic for an operator.
+   */
+  private async decode(deliveries: readonly Delivery[]): Promise<HeldOrder[]> {
+    const valid: HeldOrder[] = [];
     for (const delivery of deliveries) {
       const request = decodeOrderRequest(delivery.data);
       if (request && shardOfSnowflake(request.orderId) !== undefined) valid.push({ delivery, request });
       else {
-        // Give it back: after the group's max attempts it lands in the dead-letter topic for an operator.
         this.options.logger.error({ messageId: delivery.id }, "malformed order request");
-        await delivery.nak(RETRY_DELAY_MS);
+        await delivery.nak(GIVE_BACK_DELAY_MS);
       }
     }
-    if (valid.length === 0) return;
+    return valid;
+  }
 
+  /**
+   * Stores one batch: confirms its reservations, inserts the confirmed orders, acks every message
+   * (malformed ones are given back). Throws (acking nothing) when that fails. Tests call it.
+   */
+  async storeBatch(deliveries: readonly Delivery[]): Promise<void> {
+    const valid = await this.decode(deliveries);
+    if (valid.length > 0) await this.store(valid);
+  }
+
+  /** Confirms, inserts, acks; throws (acking nothing) when a step fails. */
+  private async store(valid: readonly HeldOrder[]): Promise<void> {
+    const started = performance.now();
     // Confirm first, then store: a crash in between leaves the messages unacked, and the
     // redelivery finds the reservations confirmed already (confirm is idempotent). The
     // reservation's row decides: only an order whose reservation it confirms is ever stored.
@@ -179,6 +296,8 @@ export class OrderWriter {
     );
     this.stored.inc(inserted.reduce((sum, n) => sum + n, 0));
     await Promise.all(valid.map(({ delivery }) => delivery.ack()));
+    const confirmed = valid.find(({ request }) => !notConfirmed.has(request.orderId))?.request;
+    if (confirmed !== undefined) this.witness = { orderId: confirmed.orderId, sku: confirmed.sku };
     this.batches.observe((performance.now() - started) / 1000);
   }
 
@@ -193,8 +312,4 @@ export class OrderWriter {
     }
     return store;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
