@@ -33,7 +33,14 @@ const argument = (name: string, fallback: number) => {
 const RUNS = argument("runs", 5);
 const SECONDS = argument("seconds", 10);
 const SECRET = "bench-gateway-secret-that-is-at-least-32-chars";
+/** A sale with stock for every request: each order is reserved, priced and appended. */
 const SKU = "BENCH-GW";
+/**
+ * A sale that sold out in its first second: every request is answered 409 by the intake's
+ * sold-out flag, as most requests of a real flash sale are. The cheapest request there is, so
+ * the hop through the gateway weighs the most here.
+ */
+const SOLD_OUT_SKU = "BENCH-GW-SOLDOUT";
 const tokens = new TokenService(SECRET);
 const dir = mkdtempSync(join(tmpdir(), "floodgate-bench-gw-"));
 const children = new Map<
@@ -53,7 +60,12 @@ interface WrkResult {
   socket_errors: number;
 }
 
-async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult & { rps: number }> {
+async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  sku = SKU,
+): Promise<WrkResult & { rps: number }> {
   const { stdout, stderr } = await run(
     "wrk",
     [
@@ -72,7 +84,7 @@ async function wrk(url: string, connections: number, seconds: number): Promise<W
     ],
     {
       cwd: REPOSITORY_ROOT,
-      env: { ...process.env, FLOODGATE_BENCH_TOKENS: join(dir, "tokens.txt"), FLOODGATE_BENCH_SKU: SKU },
+      env: { ...process.env, FLOODGATE_BENCH_TOKENS: join(dir, "tokens.txt"), FLOODGATE_BENCH_SKU: sku },
       timeout: (seconds + 60) * 1000,
     },
   );
@@ -226,40 +238,47 @@ async function main() {
     });
     if (created !== 201 || opened !== 201)
       throw new Error(`seeding failed: product ${created}, sale ${opened}`);
+    await post("/admin/products", { sku: SOLD_OUT_SKU, name: "Sold out", priceCents: 100, currency: "EUR" });
+    await post("/admin/sales", {
+      sku: SOLD_OUT_SKU,
+      stock: 10,
+      perUserLimit: 1,
+      startsAt: new Date(Date.now() - 1000).toISOString(),
+      endsAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     writeFileSync(
       join(dir, "tokens.txt"),
       `${Array.from({ length: 20_000 }, (_, i) => tokens.issue({ userId: `buyer-${i}` })).join("\n")}\n`,
     );
 
-    // Warm-up: JIT, connection pools, the token verifier's cache.
-    for (const url of [intake, gateway, traced]) await wrk(`${url}/orders`, 64, 3);
-
-    const targets = {
-      direct: `${intake}/orders`,
-      gateway: `${gateway}/orders`,
-      traced: `${traced}/orders`,
-    } as const;
-    const throughput: Record<keyof typeof targets, number[]> = { direct: [], gateway: [], traced: [] };
-    const p99: Record<"direct" | "gateway", number[]> = { direct: [], gateway: [] };
-    const p50: Record<"direct" | "gateway", number[]> = { direct: [], gateway: [] };
+    const targets = { direct: intake, gateway, traced } as const;
+    type Target = keyof typeof targets;
+    const workloads = { accept: SKU, soldOut: SOLD_OUT_SKU } as const;
+    type Workload = keyof typeof workloads;
+    const series = () => ({ direct: [] as number[], gateway: [] as number[], traced: [] as number[] });
+    const throughput: Record<Workload, Record<Target, number[]>> = { accept: series(), soldOut: series() };
+    const p99: Record<Workload, Record<Target, number[]>> = { accept: series(), soldOut: series() };
+    const p50: Record<Workload, Record<Target, number[]>> = { accept: series(), soldOut: series() };
     const raw: unknown[] = [];
+    // Warm-up: JIT, connection pools, the token verifier's cache; and the small sale sells out.
+    for (const url of Object.values(targets)) {
+      for (const sku of Object.values(workloads)) await wrk(`${url}/orders`, 64, 3, sku);
+    }
     for (let runIndex = 0; runIndex < RUNS; runIndex++) {
-      for (const name of Object.keys(targets) as (keyof typeof targets)[]) {
-        const result = await wrk(targets[name], 64, SECONDS);
-        throughput[name].push(result.rps);
-        raw.push({ run: runIndex, target: name, connections: 64, ...result });
-        process.stderr.write(
-          `run ${runIndex + 1} ${name} 64c: ${result.rps.toFixed(0)} req/s p99 ${result.p99_ms} ms 5xx ${result.s5xx}\n`,
-        );
-      }
-      for (const name of ["direct", "gateway"] as const) {
-        const result = await wrk(targets[name], 2, SECONDS);
-        p99[name].push(result.p99_ms);
-        p50[name].push(result.p50_ms);
-        raw.push({ run: runIndex, target: name, connections: 2, ...result });
-        process.stderr.write(
-          `run ${runIndex + 1} ${name} 2c: p50 ${result.p50_ms} ms p99 ${result.p99_ms} ms\n`,
-        );
+      for (const workload of Object.keys(workloads) as Workload[]) {
+        for (const name of Object.keys(targets) as Target[]) {
+          const loaded = await wrk(`${targets[name]}/orders`, 64, SECONDS, workloads[workload]);
+          throughput[workload][name].push(loaded.rps);
+          raw.push({ run: runIndex, workload, target: name, connections: 64, ...loaded });
+          const light = await wrk(`${targets[name]}/orders`, 2, SECONDS, workloads[workload]);
+          p99[workload][name].push(light.p99_ms);
+          p50[workload][name].push(light.p50_ms);
+          raw.push({ run: runIndex, workload, target: name, connections: 2, ...light });
+          process.stderr.write(
+            `run ${runIndex + 1} ${workload} ${name}: ${loaded.rps.toFixed(0)} req/s (2xx ${loaded.s2xx} 4xx ${loaded.s4xx} 5xx ${loaded.s5xx}); ` +
+              `2 connections p50 ${light.p50_ms} ms p99 ${light.p99_ms} ms\n`,
+          );
+        }
       }
     }
 
@@ -278,27 +297,28 @@ async function main() {
       );
     }
 
+    const figures = (workload: Workload) => ({
+      directRps: median(throughput[workload].direct),
+      gatewayRps: median(throughput[workload].gateway),
+      gatewayThroughputRatio: median(throughput[workload].gateway) / median(throughput[workload].direct),
+      directP50Ms: median(p50[workload].direct),
+      gatewayP50Ms: median(p50[workload].gateway),
+      directP99Ms: median(p99[workload].direct),
+      gatewayP99Ms: median(p99[workload].gateway),
+      gatewayP99OverheadMs: median(p99[workload].gateway) - median(p99[workload].direct),
+      tracedRps: median(throughput[workload].traced),
+      tracingThroughputRatio: median(throughput[workload].traced) / median(throughput[workload].direct),
+      tracedP99Ms: median(p99[workload].traced),
+    });
     const summary = {
       command: `npx tsx bench/gateway/run.ts --runs ${RUNS} --seconds ${SECONDS}`,
       date: new Date().toISOString(),
       commit: (await run("git", ["rev-parse", "--short", "HEAD"], { cwd: REPOSITORY_ROOT })).stdout.trim(),
       cores: (await import("node:os")).cpus().length,
-      gateway: {
-        directRps: median(throughput.direct),
-        gatewayRps: median(throughput.gateway),
-        throughputRatio: median(throughput.gateway) / median(throughput.direct),
-        directP50Ms: median(p50.direct),
-        gatewayP50Ms: median(p50.gateway),
-        directP99Ms: median(p99.direct),
-        gatewayP99Ms: median(p99.gateway),
-        p99OverheadMs: median(p99.gateway) - median(p99.direct),
-      },
-      tracing: {
-        offRps: median(throughput.direct),
-        onRps: median(throughput.traced),
-        ratio: median(throughput.traced) / median(throughput.direct),
-        exportedBytes: exported,
-      },
+      loadAverageAtEnd: (await import("node:os")).loadavg(),
+      accept: figures("accept"),
+      soldOut: figures("soldOut"),
+      tracingExportedBytes: exported,
       rollingRestart: rolling,
       raw,
     };
