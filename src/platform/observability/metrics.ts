@@ -44,6 +44,8 @@ export class Metrics {
     labelNames: readonly L[] = [],
     collect?: (gauge: Gauge<L>) => void | Promise<void>,
   ): Gauge<L> {
+    const existing = this.registry.getSingleMetric(`floodgate_${name}`);
+    if (existing) return existing as Gauge<L>;
     return new Gauge({
       name: `floodgate_${name}`,
       help,
@@ -65,6 +67,8 @@ export class Metrics {
     labelNames: readonly L[] = [],
     buckets: number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   ): Histogram<L> {
+    const existing = this.registry.getSingleMetric(`floodgate_${name}`);
+    if (existing) return existing as Histogram<L>;
     return new Histogram({
       name: `floodgate_${name}`,
       help,
