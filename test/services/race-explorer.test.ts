@@ -431,17 +431,21 @@ describe("race explorer: intake, inventory and worker under generated interleavi
     });
   }
 
-  it(`holds every invariant over ${RUNS} generated schedules`, async () => {
-    const seed = process.env.FLOODGATE_EXPLORER_SEED;
-    const path = process.env.FLOODGATE_EXPLORER_PATH;
-    await fc.assert(
-      fc.asyncProperty(fc.scheduler(), scenario, async (s, plan) => explore(s, plan)),
-      {
-        numRuns: RUNS,
-        ...(seed ? { seed: Number(seed) } : {}),
-        ...(path ? { path } : {}),
-        endOnFailure: true,
-      },
-    );
-  }, Math.max(600_000, RUNS * 1_000));
+  it(
+    `holds every invariant over ${RUNS} generated schedules`,
+    async () => {
+      const seed = process.env.FLOODGATE_EXPLORER_SEED;
+      const path = process.env.FLOODGATE_EXPLORER_PATH;
+      await fc.assert(
+        fc.asyncProperty(fc.scheduler(), scenario, async (s, plan) => explore(s, plan)),
+        {
+          numRuns: RUNS,
+          ...(seed ? { seed: Number(seed) } : {}),
+          ...(path ? { path } : {}),
+          endOnFailure: true,
+        },
+      );
+    },
+    Math.max(600_000, RUNS * 1_000),
+  );
 });
