@@ -88,4 +88,3 @@ describe("bearer tokens", () => {
     expect(issued).toBe(2);
   });
 });
-});
