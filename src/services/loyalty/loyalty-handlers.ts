@@ -1,0 +1,125 @@
+import type { TransactionSql } from "../../platform/db/database.js";
+import type { DomainEvent } from "../../platform/events/domain-event.js";
+import type { SnowflakeGenerator } from "../../platform/ids/snowflake.js";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { Metrics } from "../../platform/observability/metrics.js";
+import type { OrderEventData } from "../orders/order-events.js";
+import { PointsLedger } from "./points-ledger.js";
+import { pointsFor } from "./points-rule.js";
+
+/** An event that names no order, user or amount cannot move points: it goes to the dead letters. */
+export class UnusableEventError extends Error {
+  override readonly name = "UnusableEventError";
+}
+
+type OrderFacts = OrderEventData["order.completed"];
+
+/**
+ * Points follow the order: awarded when it completes, taken back when it is refunded. Each
+ * handler runs in the event consumer's transaction, so an entry exists if and only if its event
+ * was applied, and the (order, kind) unique key keeps it to one award and one reversal per order.
+ */
+export class LoyaltyHandlers {
+  private readonly awarded;
+  private readonly reversed;
+  private readonly entries;
+
+  constructor(
+    private readonly options: {
+      ids: SnowflakeGenerator;
+      pointsPerCurrencyUnit: number;
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {
+    this.awarded = options.metrics.counter(
+      "loyalty_points_awarded_total",
+      "Loyalty points awarded for completed orders.",
+    );
+    this.reversed = options.metrics.counter(
+      "loyalty_points_reversed_total",
+      "Loyalty points taken back from refunded orders.",
+    );
+    this.entries = options.metrics.counter(
+      "loyalty_entries_total",
+      "Points entries, by kind and outcome (added; duplicate: the order has one of its kind; skipped: an award for an order already refunded).",
+      ["kind", "outcome"],
+    );
+  }
+
+  /** `orders.events` */
+  async onOrderEvent(event: DomainEvent, tx: TransactionSql): Promise<void> {
+    if (event.type === "order.completed") return this.award(event, tx);
+    if (event.type === "order.refunded") return this.reverse(event, tx);
+  }
+
+  private async award(event: DomainEvent, tx: TransactionSql): Promise<void> {
+    const order = factsOf(event);
+    await lockOrder(tx, order.orderId);
+    // A refund is final: a completion applied after it (its event was retried while the refund's
+    // went through) earns nothing.
+    if (await PointsLedger.entryOf(tx, order.orderId, "reversal")) {
+      this.entries.inc({ kind: "award", outcome: "skipped" });
+      this.options.logger.warn(
+        { orderId: order.orderId, eventId: event.id },
+        "not awarding points: the order was refunded before its completion was applied",
+      );
+      return;
+    }
+    const points = pointsFor(order.amountCents, this.options.pointsPerCurrencyUnit);
+    const added = await PointsLedger.add(tx, {
+      id: this.options.ids.next(0),
+      userId: order.userId,
+      orderId: order.orderId,
+      kind: "award",
+      points,
+      amountCents: order.amountCents,
+      currency: order.currency,
+      eventId: event.id,
+    });
+    this.entries.inc({ kind: "award", outcome: added ? "added" : "duplicate" });
+    if (added) this.awarded.inc(points);
+  }
+
+  private async reverse(event: DomainEvent, tx: TransactionSql): Promise<void> {
+    const order = factsOf(event);
+    await lockOrder(tx, order.orderId);
+    // Exactly what was awarded goes back, whatever the rate is now. An order refunded before it
+    // completed earned nothing: its reversal is of 0 points, and it stops a late award.
+    const award = await PointsLedger.entryOf(tx, order.orderId, "award");
+    const points = award ? -award.points : 0;
+    const added = await PointsLedger.add(tx, {
+      id: this.options.ids.next(0),
+      userId: order.userId,
+      orderId: order.orderId,
+      kind: "reversal",
+      points,
+      amountCents: order.amountCents,
+      currency: order.currency,
+      eventId: event.id,
+    });
+    this.entries.inc({ kind: "reversal", outcome: added ? "added" : "duplicate" });
+    if (added) this.reversed.inc(-points);
+  }
+}
+
+/**
+ * Serialises the events of one order across loyalty processes: without it, a completion and a
+ * refund handled at the same moment by two processes would each miss the other's entry.
+ */
+async function lockOrder(tx: TransactionSql, orderId: string): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`loyalty.order:${orderId}`]);
+}
+
+function factsOf(event: DomainEvent): OrderFacts {
+  const data = event.data as Partial<OrderFacts>;
+  if (
+    typeof data.orderId !== "string" ||
+    data.orderId === "" ||
+    typeof data.userId !== "string" ||
+    !Number.isSafeInteger(data.amountCents) ||
+    typeof data.currency !== "string"
+  )
+    throw new UnusableEventError(`${event.type} ${event.id} names no order, user or amount`);
+  return data as OrderFacts;
+}
