@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../src/platform/config/load-config.js";
+import { SERVICE_NAMES } from "../../../src/platform/config/settings.js";
 
 describe("loadConfig", () => {
   it("uses documented defaults when nothing is set", () => {
@@ -10,7 +11,7 @@ describe("loadConfig", () => {
     expect(config.port).toBe(8080);
     expect(config.dataDir).toBe("./.floodgate");
     expect(config.databaseUrls).toBeUndefined();
-    expect(config.services).toEqual(["catalog", "inventory", "sales", "orders"]);
+    expect(config.services).toEqual([...SERVICE_NAMES]);
     expect(config.seedDemo).toBe(true);
   });
 
