@@ -7,7 +7,10 @@ import { SERVICE_NAMES, type ServiceName } from "../platform/config/settings.js"
 import { NoFreeWorkerIdError } from "../platform/ids/worker-id-errors.js";
 import { createLogger, type Logger } from "../platform/observability/logger.js";
 import type { RunningTracing } from "../platform/observability/tracing.js";
+import { startPaymentSimulator } from "../platform/payments/simulator/simulator-server.js";
 import { DEMO_SALE_SKU, seedDemo } from "../runtime/demo-seed.js";
+import { paymentWebhookSecretOf } from "../runtime/payment-provider.js";
+import { bundlesPaymentSimulator, startDataDirPaymentSimulator } from "../runtime/payment-simulator.js";
 import { openPlatform, tokenServiceFor } from "../runtime/platform.js";
 import { startProcessTracing } from "../runtime/process-tracing.js";
 import { runGateway } from "../runtime/run-gateway.js";
@@ -34,10 +37,26 @@ program
     const config = loadConfig({ overrides: { port: options.port } });
     const logger = createLogger(config.logLevel);
     const tracing = startProcessTracing(config, "all");
-    const running = await runServices(config, logger);
-    handleSignals(running.platform.logger, withTracing(running.close, tracing));
+    // Test-mode payments out of the box: the simulator runs in this process on a port of its own
+    // (no child to orphan on kill -9, nothing else to start), reached over HTTP like any provider.
+    const simulator = bundlesPaymentSimulator(config)
+      ? await startDataDirPaymentSimulator(config)
+      : undefined;
+    let running: RunningProcess;
+    try {
+      running = await runServices(config, logger);
+    } catch (error) {
+      await simulator?.close();
+      throw error;
+    }
+    const close = async () => {
+      await running.close();
+      // After the services: notifications it could not deliver stay in its state for next time.
+      await simulator?.close();
+    };
+    handleSignals(running.platform.logger, withTracing(close, tracing));
     const seeded = config.seedDemo && (await seedDemo(running.app, running.platform.tokens));
-    printWelcome(running, seeded);
+    printWelcome(running, seeded, config.services.includes("payments"), simulator?.url);
   });
 
 program
@@ -72,6 +91,61 @@ program
     const running = await runGateway(config, logger);
     handleSignals(logger, withTracing(running.close, tracing));
     logger.info({ url: running.url }, "gateway listening");
+  });
+
+program
+  .command("payment-simulator")
+  .description("Run the payment provider simulator (test mode): checkout pages, signed webhooks, refunds.")
+  .option("-p, --port <port>", "HTTP port", portOption, "8090")
+  .option(
+    "--state-dir <dir>",
+    "where it keeps its state (payments, refunds, undelivered notifications) and publishes its address (default: <FLOODGATE_DATA_DIR>/payment-simulator)",
+  )
+  .addHelpText(
+    "after",
+    `
+It signs notifications with FLOODGATE_PAYMENT_WEBHOOK_SECRET (unset: the secret generated in the
+data dir, which Floodgate processes on the same data dir share) and binds FLOODGATE_HOST.
+Point Floodgate at it with FLOODGATE_PAYMENT_PROVIDER_URL=http://<host>:<port>, or share the data
+dir: a Floodgate without that URL finds it through <state dir>/address.
+
+API (JSON):
+  POST /v1/payments                 open a payment (Idempotency-Key: the paymentId)
+  GET  /v1/payments[?orderId=]      list payments; GET /v1/payments/<id> one, with its refunds
+  POST /v1/refunds                  refund (Idempotency-Key required: the same key, the same refund)
+  GET  /checkout/<id>               the checkout page (the redirectUrl)
+  POST /checkout/<id>/confirm       pay; body {"amountCents": n} pays another amount (a mismatch)
+  POST /checkout/<id>/decline       decline; body {"reason": "..."}
+  Either may add {"notification": {"duplicates": n, "delayMs": ms, "hold": true}} for its webhook.
+
+Notifications: POST <notifyUrl> with Floodgate-Signature: t=<unix>,v1=<HMAC-SHA256 hex of
+"<t>.<body>">, signed afresh on every attempt. Redelivered with exponential backoff (about 1 s,
+doubling, at most 60 s apart, for up to 3 days) until the answer is 2xx, or 409 (the receiver has
+that event already: sending it again cannot help).
+
+Test controls:
+  PUT  /test/behaviour              {"notifications": {...as above, for every event},
+                                     "failRefunds": n, "loseRefundAnswers": n, "refundDelayMs": ms}
+  GET  /test/notifications          every delivery and its attempts
+  POST /test/notifications/release  {"order": "created" | "reverse"}: send held notifications in order
+
+State is kept in memory and written to <state dir>/state.json at most every 100 ms, so a restart
+keeps payments, refunds and undelivered notifications (a crash may lose the last 100 ms).
+`,
+  )
+  .action(async (options: { port: string; stateDir?: string }) => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel, { service: "payment-simulator" });
+    const simulator = options.stateDir
+      ? await startPaymentSimulator({
+          secret: paymentWebhookSecretOf(config),
+          host: config.host,
+          port: Number(options.port),
+          stateDir: options.stateDir,
+        })
+      : await startDataDirPaymentSimulator(config, Number(options.port));
+    handleSignals(logger, simulator.close);
+    logger.info({ url: simulator.url }, "payment simulator listening");
   });
 
 program
@@ -156,7 +230,12 @@ function handleSignals(logger: Logger, close: () => Promise<void>): void {
   process.on("SIGTERM", onSignal);
 }
 
-function printWelcome(running: RunningProcess, seeded: boolean): void {
+function printWelcome(
+  running: RunningProcess,
+  seeded: boolean,
+  payments: boolean,
+  simulatorUrl: string | undefined,
+): void {
   const { url, platform } = running;
   const user = platform.tokens.issue({ userId: "demo-user" });
   const admin = platform.tokens.issue({ userId: "demo-admin", admin: true });
@@ -167,6 +246,18 @@ function printWelcome(running: RunningProcess, seeded: boolean): void {
     "",
     "Place an order:",
     `  curl -s -X POST ${url}/orders -H 'content-type: application/json' -H 'authorization: Bearer ${user}' -H 'idempotency-key: demo-1' -d '{"sku":"${DEMO_SALE_SKU}","quantity":1}'`,
+    ...(payments
+      ? [
+          "",
+          'Pay for it (once GET /orders/<orderId> says "created"): open a payment, then confirm it at the redirectUrl',
+          `  curl -s -X POST ${url}/orders/<orderId>/payment -H 'authorization: Bearer ${user}'`,
+          "  curl -s -X POST <redirectUrl>/confirm        (or /decline; or open <redirectUrl> in a browser)",
+          `  curl -s ${url}/orders/<orderId> -H 'authorization: Bearer ${user}'        (status: paid)`,
+          simulatorUrl
+            ? `Payments go to the bundled payment simulator (test mode) at ${simulatorUrl}; see npx floodgate payment-simulator --help.`
+            : "",
+        ]
+      : []),
     "",
     `Dashboard: ${url}/dashboard`,
     `Browse: curl -s '${url}/products?limit=5'    Stock: curl -s ${url}/admin/sales/${DEMO_SALE_SKU} -H 'authorization: Bearer ${admin}'`,

@@ -5,9 +5,10 @@ import { inventoryService } from "../services/inventory/index.js";
 import { loyaltyService } from "../services/loyalty/index.js";
 import { notificationsService } from "../services/notifications/index.js";
 import { ordersService } from "../services/orders/index.js";
-import { paymentsService } from "../services/payments/index.js";
+import { createPaymentsService } from "../services/payments/index.js";
 import { salesService } from "../services/sales/index.js";
 import type { ServiceModule } from "../services/service-module.js";
+import { openPaymentProvider } from "./payment-provider.js";
 
 /** Every service, in start order: a service starts after those it calls while starting. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
@@ -15,7 +16,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   inventoryService,
   salesService,
   ordersService,
-  paymentsService,
+  createPaymentsService(openPaymentProvider),
   fulfillmentService,
   notificationsService,
   loyaltyService,

@@ -4,10 +4,11 @@ import { join } from "node:path";
 
 /**
  * The embedded mode's token secret: generated on first use and kept in the data dir (mode 0600),
- * so `floodgate token` and the running server agree without any setup.
+ * so `floodgate token` and the running server agree without any setup. Other secrets generated
+ * the same way (the payment webhook's) live beside it under their own file name.
  */
-export function loadOrCreateSecret(dataDir: string): string {
-  const path = join(dataDir, "auth-secret");
+export function loadOrCreateSecret(dataDir: string, fileName = "auth-secret"): string {
+  const path = join(dataDir, fileName);
   try {
     return readFileSync(path, "utf8").trim();
   } catch (error) {

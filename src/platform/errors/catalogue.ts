@@ -32,6 +32,23 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     message: 'Name the dead letters to replay: either "ids" (a non-empty list) or "all": true, not both.',
   },
+  webhook_signature_invalid: {
+    status: 400,
+    retryable: false,
+    message:
+      "The notification's Floodgate-Signature header is missing, malformed, or does not match the body (HMAC-SHA256 over `timestamp.body` with the webhook secret).",
+  },
+  webhook_stale: {
+    status: 400,
+    retryable: false,
+    message:
+      "The notification was signed more than 5 minutes away from now; a replayed notification is refused.",
+  },
+  webhook_malformed: {
+    status: 400,
+    retryable: false,
+    message: "The notification is correctly signed but is not a payment event Floodgate understands.",
+  },
   unauthorized: { status: 401, retryable: false, message: "A valid bearer token is required." },
   forbidden: { status: 403, retryable: false, message: "This token may not do that." },
   sale_not_open: { status: 403, retryable: false, message: "The sale for this SKU is not open now." },
@@ -58,6 +75,18 @@ export const ERROR_CATALOGUE = {
     status: 409,
     retryable: false,
     message: "Only a paid order (paid, shipped or completed) can be refunded.",
+  },
+  order_not_payable: {
+    status: 409,
+    retryable: false,
+    message:
+      "Only a created order (stored, not yet paid or cancelled) can be paid; `status` says what it is.",
+  },
+  webhook_replayed: {
+    status: 409,
+    retryable: false,
+    message:
+      "A notification with this event id was taken before; it is not processed again (a provider may stop redelivering it).",
   },
   stock_below_held: {
     status: 409,
@@ -103,6 +132,12 @@ export const ERROR_CATALOGUE = {
       "The order may or may not have been accepted. Retry with the same Idempotency-Key to learn which (it never makes a second order).",
   },
   unavailable: { status: 503, retryable: true, message: "The service is starting or shutting down." },
+  payment_provider_unavailable: {
+    status: 503,
+    retryable: true,
+    message:
+      "The payment provider could not be reached. Retry: the same payment is returned, never a second one.",
+  },
   queue_unavailable: {
     status: 503,
     retryable: true,
