@@ -48,7 +48,7 @@ export interface FulfillmentHarness {
   stopFulfillments(): Promise<void>;
   /** Publishes an order event as the orders service would (no dedup id: duplicates are delivered). */
   publishOrderEvent(event: DomainEvent): Promise<void>;
-  /** Parcels the carrier holds for an order (its idempotency key), and their cancellation. */
+  /** Parcels the carrier holds for an order (by the reference on the label), and their cancellation. */
   parcelsOf(orderId: string): Promise<{ tracking_number: string; cancelled: boolean }[]>;
   close(): Promise<void>;
 }
@@ -144,7 +144,7 @@ export async function openFulfillmentHarness(
     parcelsOf: (orderId) =>
       db.query<{ tracking_number: string; cancelled: boolean }>(
         `SELECT tracking_number, cancelled_at IS NOT NULL AS cancelled
-         FROM carrier_simulator.shipments WHERE idempotency_key = $1`,
+         FROM carrier_simulator.shipments WHERE reference = $1`,
         [orderId],
       ),
     async close() {
