@@ -248,7 +248,8 @@ export function describeStreamConformance(name: string, open: () => Promise<Stre
       await appendAll(stream, topic, ["contested"]);
       const group = stream.group(topic, "workers", { visibilityTimeoutMs: 300, maxAttempts: 10 });
       const [expired] = await fetchAtLeast(group, 1);
-      const [second] = await fetchAtLeast(group, 1, 3_000);
+      // Generous: a JetStream consumer created moments ago has been seen taking over 3 s to redeliver.
+      const [second] = await fetchAtLeast(group, 1, 10_000);
       expect(second!.attempt).toBe(2);
 
       // The expired delivery keeps touching: that must not keep the newer one invisible.
@@ -259,7 +260,7 @@ export function describeStreamConformance(name: string, open: () => Promise<Stre
           await sleep(50);
         }
       })();
-      const [third] = await fetchAtLeast(group, 1, 3_000);
+      const [third] = await fetchAtLeast(group, 1, 10_000);
       touching = false;
       await staleToucher;
       expect(third!.attempt).toBe(3);
@@ -267,7 +268,7 @@ export function describeStreamConformance(name: string, open: () => Promise<Stre
       // A touch after a nak neither cancels nor delays the redelivery.
       await third!.nak(200);
       await third!.touch();
-      const [fourth] = await fetchAtLeast(group, 1, 3_000);
+      const [fourth] = await fetchAtLeast(group, 1, 10_000);
       expect(fourth!.attempt).toBe(4);
 
       // Nor does one after the ack bring the message back.
