@@ -97,13 +97,12 @@ describe("the payment simulator", () => {
   beforeAll(async () => {
     simulator = await startPaymentSimulator({ secret: SECRET, host: "127.0.0.1", port: 0, retryBaseMs: 200 });
     provider = new SimulatorPaymentProvider({ baseUrl: () => simulator.url, webhookSecret: SECRET });
+    receiver = await startReceiver();
   });
   afterAll(async () => {
     await provider.close();
     await simulator.close();
-  });
-  beforeAll(async () => {
-    receiver = await startReceiver();
+    await receiver.close();
   });
   afterEach(async () => {
     await json(`${simulator.url}/test/behaviour`, "PUT", {
@@ -115,7 +114,6 @@ describe("the payment simulator", () => {
     receiver.received.length = 0;
     receiver.answers.length = 0;
   });
-  afterAll(async () => receiver.close());
 
   it("opens one payment per payment id, serves its checkout page, and notifies a confirmation, signed", async () => {
     const payment = await openPayment();
