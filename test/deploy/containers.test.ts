@@ -229,6 +229,11 @@ describe.skipIf(!podmanUp)("the container image", () => {
     const prefix = `fgkp${runId}`;
     afterAll(async () => {
       if (played) await podman(["kube", "down", played], 120_000).catch(() => {});
+      // A play that failed half-way leaves pods that `kube down` may not know.
+      const pods = (await podman(["pod", "ls", "--format", "{{.Name}}"]).catch(() => ""))
+        .split("\n")
+        .filter((name) => name.startsWith(`fgk-${runId}-`));
+      if (pods.length > 0) await podman(["pod", "rm", "--force", ...pods]).catch(() => {});
       await database?.drop();
       await deleteStreams(servers.nats.url, `${prefix.toUpperCase()}_`).catch(() => {});
     });
@@ -284,7 +289,7 @@ describe.skipIf(!podmanUp)("the container image", () => {
           return {
             apiVersion: "v1",
             kind: "Pod",
-            metadata: { name: `fg-${runId}-${name}`, labels: pod.metadata.labels },
+            metadata: { name: `fgk-${runId}-${name}`, labels: pod.metadata.labels },
             spec: { ...pod.spec, hostNetwork: true, restartPolicy: "Never" },
           };
         });
@@ -301,10 +306,10 @@ describe.skipIf(!podmanUp)("the container image", () => {
         for (const deployment of deployments) {
           const name = deployment.metadata.name;
           await waitForReady(at(name), 240_000, () =>
-            podman(["logs", "--tail", "30", `fg-${runId}-${name}-floodgate`]).catch((e) => String(e)),
+            podman(["logs", "--tail", "30", `fgk-${runId}-${name}-floodgate`]).catch((e) => String(e)),
           );
         }
-        const inspected = JSON.parse(await podman(["inspect", `fg-${runId}-gateway-floodgate`])) as {
+        const inspected = JSON.parse(await podman(["inspect", `fgk-${runId}-gateway-floodgate`])) as {
           Config: { User: string };
           HostConfig: { ReadonlyRootfs: boolean };
         }[];

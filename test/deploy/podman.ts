@@ -87,7 +87,7 @@ export async function buildImage(): Promise<string> {
 
 export async function removeContainers(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await podman(["rm", "--force", "--ignore", "--time", "5", ...names]).catch(() => {});
+  await podman(["rm", "--force", "--volumes", "--ignore", "--time", "5", ...names]).catch(() => {});
 }
 
 export async function waitForReady(
