@@ -205,7 +205,9 @@ function buildApp({ ledger, deliveries, behaviour, changed }: SimulatorParts): F
       .send({ error: { code: status < 500 ? "invalid_request" : "internal_error", message: error.message } });
   });
 
+  // Both probes, as a Floodgate process answers them, so the same readiness checks work on it.
   app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async () => ({ status: "ready" }));
 
   app.post<{ Body: CreatePaymentBody; Headers: { "idempotency-key"?: string } }>(
     SIMULATOR_PATHS.payments,
