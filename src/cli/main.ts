@@ -119,8 +119,8 @@ API (JSON):
   Either may add {"notification": {"duplicates": n, "delayMs": ms, "hold": true}} for its webhook.
 
 Notifications: POST <notifyUrl> with Floodgate-Signature: t=<unix>,v1=<HMAC-SHA256 hex of
-"<t>.<body>">, signed afresh on every attempt. Redelivered with exponential backoff (about 1 s,
-doubling, at most 60 s apart, for up to 3 days) until the answer is 2xx, or 409 (the receiver has
+"<t>.<body>">, signed afresh on every attempt. Redelivered with exponential backoff (first retry
+0.5-1 s later, each wait about twice the last, at most 60 s apart, for up to 3 days) until the answer is 2xx, or 409 (the receiver has
 that event already: sending it again cannot help).
 
 Test controls:
