@@ -171,6 +171,23 @@ function describeFulfillment(infrastructure: Infrastructure) {
         expect(distinct(harness, orderId, "shipment.delivered")).toHaveLength(1);
       });
 
+      it("shares the work between two processes: each shipment created and delivered once", async () => {
+        harness.startFulfillment(undefined, { batch: 5 }); // a second process beside the first
+        const orderIds = Array.from({ length: 40 }, () => newOrderId());
+        await Promise.all(orderIds.map((orderId) => harness.publishOrderEvent(orderPaid(orderId))));
+        await eventually(
+          async () => orderIds.every((id) => harness.published.of(id, "shipment.delivered").length > 0),
+          30_000,
+          "every delivery",
+        );
+        await sleep(1_000);
+        for (const orderId of orderIds) {
+          expect(distinct(harness, orderId, "shipment.created"), orderId).toHaveLength(1);
+          expect(distinct(harness, orderId, "shipment.delivered"), orderId).toHaveLength(1);
+          expect(await harness.parcelsOf(orderId)).toHaveLength(1);
+        }
+      }, 60_000);
+
       it("makes no shipment for a refund seen before its payment, and none when the payment comes", async () => {
         const orderId = newOrderId();
         await harness.publishOrderEvent(orderRefunded(orderId, "paid"));
