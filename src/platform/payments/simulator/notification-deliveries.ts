@@ -107,8 +107,14 @@ export class NotificationDeliveries {
     }));
   }
 
+  /**
+   * What a restart must carry on with: the deliveries not finished yet. Finished ones stay listed
+   * in memory only, so the state file stays small however many payments went through.
+   */
   snapshot(): DeliveryRecord[] {
-    return [...this.deliveries.values()];
+    return [...this.deliveries.values()].filter(
+      (delivery) => delivery.status === "held" || delivery.status === "pending",
+    );
   }
 
   /** Takes back deliveries from a state file; those still pending are scheduled again. */
