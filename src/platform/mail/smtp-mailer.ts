@@ -10,8 +10,8 @@ export interface SmtpMailerOptions {
 }
 
 /**
- * Bounds on one send. Together they keep an attempt well inside the sender's claim on an email
- * (see EmailSender), so two processes never send the same email at once because one was slow.
+ * Bounds on one send: a server that stops answering fails the attempt, which is then retried,
+ * instead of holding the email (and its claim, see EmailSender) for ever.
  */
 export const SMTP_TIMEOUTS_MS = { connection: 10_000, greeting: 10_000, socketIdle: 30_000 } as const;
 

@@ -5,6 +5,8 @@ import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import { type ClaimedEmail, EmailStore } from "./email-store.js";
 
+const DEFAULT_LEASE_MS = 15_000;
+
 export interface EmailSenderOptions {
   readonly db: Database;
   readonly mailer: Mailer;
@@ -12,8 +14,9 @@ export interface EmailSenderOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   /**
-   * How long a claim keeps other senders off an email. Longer than the longest SMTP attempt (its
-   * timeouts, SMTP_TIMEOUTS_MS, add up to under a minute), so a slow send is not taken twice.
+   * How long a claim keeps other senders off an email. It is renewed every third of it while the
+   * send runs, so a slow SMTP server does not get the email twice, and the emails of a sender that
+   * died are taken again this long after its last renewal.
    */
   readonly leaseMs?: number;
   /** Emails claimed at once, and sent concurrently (the SMTP pool holds 4 connections). */
@@ -31,6 +34,8 @@ export interface EmailSenderOptions {
  * commits leaves the email pending, and it is sent again when its claim runs out. That window is
  * the mark's one UPDATE (measured in `notifications_email_mark_seconds`), and a message sent twice
  * carries the same Message-ID. Every other failure is retried with backoff until the server accepts.
+ * Claims are leases, renewed while a send runs, so several notifications processes can send from
+ * one table without taking the same email at once.
  */
 export class EmailSender {
   private running = false;
@@ -40,6 +45,9 @@ export class EmailSender {
   private readonly sent;
   private readonly failed;
   private readonly markSeconds;
+  /** Emails being sent now, with their claims' fencing tokens, whose leases the renewer extends. */
+  private readonly inFlight = new Map<string, number>();
+  private renewer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: EmailSenderOptions) {
     const { metrics } = options;
@@ -62,8 +70,16 @@ export class EmailSender {
   }
 
   start(): void {
+    const { db, logger, leaseMs = DEFAULT_LEASE_MS } = this.options;
     this.running = true;
     this.loop = this.run();
+    this.renewer = setInterval(() => {
+      const claims = [...this.inFlight].map(([id, attempts]) => ({ id, attempts }));
+      EmailStore.extendClaims(db, claims, leaseMs).catch((error: unknown) =>
+        logger.warn({ err: error, emails: claims.length }, "renewing claims on emails being sent failed"),
+      );
+    }, leaseMs / 3);
+    this.renewer.unref();
   }
 
   /** Looks for due emails now instead of at the next poll (an email was just recorded). */
@@ -77,13 +93,23 @@ export class EmailSender {
     this.running = false;
     this.wake?.();
     await this.loop;
+    clearInterval(this.renewer);
   }
 
   /** One round: claims due emails and attempts each; resolves to the number claimed. */
   async sendDue(): Promise<number> {
-    const { db, leaseMs = 120_000, batch = 16 } = this.options;
+    const { db, leaseMs = DEFAULT_LEASE_MS, batch = 16 } = this.options;
     const claimed = await EmailStore.claimDue(db, batch, leaseMs);
-    await Promise.all(claimed.map((email) => this.attempt(email)));
+    await Promise.all(
+      claimed.map(async (email) => {
+        this.inFlight.set(email.id, email.attempts);
+        try {
+          await this.attempt(email);
+        } finally {
+          this.inFlight.delete(email.id);
+        }
+      }),
+    );
     return claimed.length;
   }
 

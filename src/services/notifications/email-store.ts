@@ -80,6 +80,21 @@ export const EmailStore = {
     );
   },
 
+  /**
+   * Renews the claims of emails still being sent, so a long send keeps its claim while a dead
+   * sender's claims run out soon. A claim another sender has taken since is left alone.
+   */
+  async extendClaims(sql: Sql, claims: readonly { id: string; attempts: number }[], leaseMs: number) {
+    if (claims.length === 0) return;
+    await sql.query(
+      `UPDATE notifications.emails e
+          SET next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+         FROM unnest($1::bigint[], $2::int[]) AS c(id, attempts)
+        WHERE e.id = c.id AND e.attempts = c.attempts AND e.status = 'pending'`,
+      [claims.map((c) => c.id), claims.map((c) => c.attempts), leaseMs],
+    );
+  },
+
   /** Marks a claimed email sent; false when the claim was lost (its lease ran out and another took it). */
   async markSent(sql: Sql, id: string, attempts: number): Promise<boolean> {
     const rows = await sql.query(

@@ -31,7 +31,15 @@ export interface SmtpTestServer {
  * mailparser. A message counts as received when the server is about to answer 250 to its data:
  * the moment a real mail server takes responsibility for it.
  */
-export async function startSmtpTestServer(): Promise<SmtpTestServer> {
+export async function startSmtpTestServer(
+  options: {
+    /**
+     * How long the server takes to answer each MAIL FROM: a slow server, whose slowness comes
+     * before it has the message (a client that dies meanwhile has sent nothing).
+     */
+    mailFromDelayMs?: number;
+  } = {},
+): Promise<SmtpTestServer> {
   const received: ReceivedMail[] = [];
   let toRefuse = 0;
   let refusedCount = 0;
@@ -39,6 +47,9 @@ export async function startSmtpTestServer(): Promise<SmtpTestServer> {
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
+    onMailFrom(_address, _session, callback) {
+      setTimeout(() => callback(), options.mailFromDelayMs ?? 0);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
