@@ -53,22 +53,56 @@ const notAccepted = () => new AppError("not_accepted", undefined, 1);
 export class StockReservations {
   private readonly writes: GroupCommit<ReservationInsert, InsertOutcome>;
   /** Reserves whose row is being written here: a concurrent duplicate waits for the first's answer. */
-  private readonly inFlight = new Map<string, Promise<Attempt>>();
+  private readonly inFlight = new Map<string, Promise<ReserveResult>>();
 
   constructor(private readonly options: StockReservationsOptions) {
     this.writes = new GroupCommit((batch) => options.store.insertReservations(batch));
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    // A reservation refused because the book was behind is tried once more on the reloaded book.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const result = await this.reserveOnce(request);
-      if (result !== RELOADED) return result;
+    // Duplicates arriving while this request's row is written wait for its final answer, retry
+    // on a reloaded book included: an answer taken from the first attempt alone could say "not
+    // accepted" for an order the retry then stores.
+    let resolve!: (result: ReserveResult) => void;
+    let reject!: (error: unknown) => void;
+    const answer = new Promise<ReserveResult>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    answer.catch(() => {}); // waited on only by duplicates, if any
+    let claimed = false;
+    const claim = () => {
+      if (claimed) return;
+      claimed = true;
+      this.inFlight.set(request.orderId, answer);
+    };
+    try {
+      // A reservation refused because the book was behind is tried once more on the reloaded book.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const result = await this.reserveOnce(request, claim, answer);
+        if (result !== RELOADED) {
+          resolve(result);
+          return result;
+        }
+      }
+      throw notAccepted();
+    } catch (error) {
+      reject(error);
+      throw error;
+    } finally {
+      if (claimed && this.inFlight.get(request.orderId) === answer) this.inFlight.delete(request.orderId);
     }
-    throw notAccepted();
   }
 
-  private async reserveOnce(request: ReserveRequest): Promise<Attempt> {
+  /**
+   * One try on the book. `claim` registers the whole reserve() as the answer duplicates wait for,
+   * once this request owns a reservation; `own` is that answer, which a retry must not wait on.
+   */
+  private async reserveOnce(
+    request: ReserveRequest,
+    claim: () => void,
+    own: Promise<ReserveResult>,
+  ): Promise<Attempt> {
     const { news, outcomes } = this.options;
     const decision = await this.decide(request);
     if (decision.kind === "refused") {
@@ -85,16 +119,11 @@ export class StockReservations {
     }
     if (decision.kind === "duplicate") {
       outcomes.inc({ outcome: "duplicate" });
-      return this.duplicateOf(decision.reservation);
+      return this.duplicateOf(decision.reservation, own);
     }
     if (decision.after.available === 0) news.soldOut(request.sku, decision.after.version);
-    const written = this.write(decision);
-    this.inFlight.set(request.orderId, written);
-    try {
-      return await written;
-    } finally {
-      this.inFlight.delete(request.orderId);
-    }
+    claim();
+    return this.write(decision);
   }
 
   /** The book's answer; a SKU it does not have is loaded from the record and asked again. */
@@ -162,12 +191,12 @@ export class StockReservations {
   }
 
   /** Answers a request whose key already names a reservation, with that reservation's real state. */
-  private async duplicateOf(found: Reservation): Promise<ReserveResult> {
-    const running = this.inFlight.get(found.orderId);
+  private async duplicateOf(found: Reservation, own?: Promise<ReserveResult>): Promise<ReserveResult> {
+    const inFlight = this.inFlight.get(found.orderId);
+    const running = inFlight === own ? undefined : inFlight;
     if (running) {
-      // The first request is being written here: its answer, refusals included, is this one's.
+      // The first request is being written here: its final answer, refusals included, is this one's.
       const first = await running;
-      if (first === RELOADED) throw notAccepted();
       if (first.outcome !== "reserved") return first;
     }
     const { book, store } = this.options;

@@ -166,6 +166,37 @@ describe.skipIf(!redisUp)("accept path races on a Redis book", () => {
     });
   });
 
+  it("a replay sent twice at once to a book that lost its key gets the stored order both times, never not_accepted", async () => {
+    const stockPrefix = `${prefix}d5:`;
+    path = await startOrderPath({ stockUrl: servers.redis.url, stockPrefix });
+    await path.openSale("D5", 10, 2);
+    const a = path.intake();
+    const b = path.intake();
+    const keys = (await redis!.keys(`${stockPrefix}stock:{D5}:*`)).sort();
+    const snapshot = await Promise.all(keys.map(async (key) => [key, await redis!.dumpBuffer(key)] as const));
+    const first = await a.place({ userId: "u1", sku: "D5", quantity: 1, idempotencyKey: "K" });
+    expect(first).toMatchObject({ status: 202 });
+    const orderId = (first as { orderId: string }).orderId;
+    await path.drain();
+    // Redis comes back from before the order: the book no longer knows the key.
+    await redis!.del(...(await redis!.keys(`${stockPrefix}stock:{D5}:*`)));
+    for (const [key, dump] of snapshot) if (dump) await redis!.restore(key, 0, dump, "REPLACE");
+    // The buyer's retry, twice at once: one intake reserves afresh under the key, which the
+    // record refuses (the key holds the stored order), reloads the SKU and tries again; the
+    // other waits on it. Both must answer with the stored order.
+    const replays = await Promise.all([
+      a.place({ userId: "u1", sku: "D5", quantity: 1, idempotencyKey: "K" }),
+      b.place({ userId: "u1", sku: "D5", quantity: 1, idempotencyKey: "K" }),
+    ]);
+    expect(replays).toEqual([
+      { status: 202, orderId },
+      { status: 202, orderId },
+    ]);
+    await path.drain();
+    expect(await path.stored()).toEqual(new Map([[orderId, "created"]]));
+    expect(await path.inventory.levels({ sku: "D5" })).toMatchObject({ sold: 1, reserved: 0, available: 9 });
+  });
+
   it("a Redis that comes back from an older snapshot never oversells: the SKU is reloaded from the database", async () => {
     const stockPrefix = `${prefix}d3:`;
     path = await startOrderPath({ stockUrl: servers.redis.url, stockPrefix });
