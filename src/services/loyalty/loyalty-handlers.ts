@@ -56,37 +56,38 @@ export class LoyaltyHandlers {
   private async award(event: DomainEvent, tx: TransactionSql): Promise<void> {
     const order = factsOf(event);
     await lockOrder(tx, order.orderId);
-    // A refund is final: a completion applied after it (its event was retried while the refund's
-    // went through) earns nothing.
+    // A refund is final: a completion applied after it earns nothing more. Either the refund was
+    // of the completed order and awarded its points itself (below), or the order was refunded
+    // before it completed and earns none.
     if (await PointsLedger.entryOf(tx, order.orderId, "reversal")) {
+      if (await PointsLedger.entryOf(tx, order.orderId, "award")) {
+        this.entries.inc({ kind: "award", outcome: "duplicate" });
+        return;
+      }
       this.entries.inc({ kind: "award", outcome: "skipped" });
       this.options.logger.warn(
         { orderId: order.orderId, eventId: event.id },
-        "not awarding points: the order was refunded before its completion was applied",
+        "not awarding points: the order was refunded before it completed",
       );
       return;
     }
-    const points = pointsFor(order.amountCents, this.options.pointsPerCurrencyUnit);
-    const added = await PointsLedger.add(tx, {
-      id: this.options.ids.next(0),
-      userId: order.userId,
-      orderId: order.orderId,
-      kind: "award",
-      points,
-      amountCents: order.amountCents,
-      currency: order.currency,
-      eventId: event.id,
-    });
-    this.entries.inc({ kind: "award", outcome: added ? "added" : "duplicate" });
-    if (added) this.awarded.inc(points);
+    await this.addAward(event, order, tx);
   }
 
   private async reverse(event: DomainEvent, tx: TransactionSql): Promise<void> {
     const order = factsOf(event);
     await lockOrder(tx, order.orderId);
-    // Exactly what was awarded goes back, whatever the rate is now. An order refunded before it
-    // completed earned nothing: its reversal is of 0 points, and it stops a late award.
-    const award = await PointsLedger.entryOf(tx, order.orderId, "award");
+    // Exactly what was awarded goes back, whatever the rate is now. A refund of a completed order
+    // whose completion is not applied yet (its event is being retried, or was in the hands of a
+    // process that died, while the refund's overtook it) awards the points the completion earned
+    // first, so the order has its award and its reversal whatever order the two arrive in. An
+    // order refunded before it completed earned nothing: its reversal is of 0 points, and it
+    // stops a late award.
+    let award = await PointsLedger.entryOf(tx, order.orderId, "award");
+    if (!award && (event.data as { from?: unknown }).from === "completed") {
+      await this.addAward(event, order, tx);
+      award = await PointsLedger.entryOf(tx, order.orderId, "award");
+    }
     const points = award ? -award.points : 0;
     const added = await PointsLedger.add(tx, {
       id: this.options.ids.next(0),
@@ -100,6 +101,23 @@ export class LoyaltyHandlers {
     });
     this.entries.inc({ kind: "reversal", outcome: added ? "added" : "duplicate" });
     if (added) this.reversed.inc(-points);
+  }
+
+  /** The order's award at today's rate, unless it has one; `event` is the one that earned it. */
+  private async addAward(event: DomainEvent, order: OrderFacts, tx: TransactionSql): Promise<void> {
+    const points = pointsFor(order.amountCents, this.options.pointsPerCurrencyUnit);
+    const added = await PointsLedger.add(tx, {
+      id: this.options.ids.next(0),
+      userId: order.userId,
+      orderId: order.orderId,
+      kind: "award",
+      points,
+      amountCents: order.amountCents,
+      currency: order.currency,
+      eventId: event.id,
+    });
+    this.entries.inc({ kind: "award", outcome: added ? "added" : "duplicate" });
+    if (added) this.awarded.inc(points);
   }
 }
 

@@ -82,11 +82,27 @@ describe("loyalty points", () => {
     ]);
   });
 
-  it("awards nothing for an order whose refund was applied before its completion", async () => {
+  it("awards and takes back the points of a completed order whose refund was applied before its completion", async () => {
     const order = newOrder("points-dave", 5000);
-    // The completion's event failed once and came back after the refund's went through.
-    await publish(refunded(order), completed(order));
+    // The completion's event failed once (or was in the hands of a process that died) and came
+    // back after the refund's went through: the refund, of a completed order, awards first.
+    await publish(refunded(order), refunded(order), completed(order), completed(order));
     const points = await pointsOf("points-dave");
+    expect(points.balance).toBe(0);
+    expect(points.entries.map((entry) => [entry.kind, entry.points])).toEqual([
+      ["reversal", -50 * RATE],
+      ["award", 50 * RATE],
+    ]);
+  });
+
+  it("awards nothing for an order refunded before it completed", async () => {
+    const order = newOrder("points-frank", 5000);
+    // Refunded while shipped, so it never completes; a completion arriving anyway earns nothing.
+    await publish(
+      orderEvent("order.refunded", order, { paymentId: `pay_${order.orderId}`, from: "shipped" }),
+      completed(order),
+    );
+    const points = await pointsOf("points-frank");
     expect(points.balance).toBe(0);
     expect(points.entries.map((entry) => [entry.kind, entry.points])).toEqual([["reversal", 0]]);
   });
@@ -110,8 +126,9 @@ describe("loyalty points", () => {
   it("counts points awarded and reversed on /metrics", async () => {
     const metrics = (await server.request<string>("GET", "/metrics")).body;
     const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(metrics)?.[1]);
-    // alice 39 + bob 10 + carol 25 + erin 1 + 2 + 0, at the rate; carol's 25 and erin's 2 back.
-    expect(value("floodgate_loyalty_points_awarded_total")).toBe((39 + 10 + 25 + 1 + 2) * RATE);
-    expect(value("floodgate_loyalty_points_reversed_total")).toBe((25 + 2) * RATE);
+    // alice 39 + bob 10 + carol 25 + dave 50 + erin 1 + 2 + 0, at the rate; carol's 25, dave's 50
+    // and erin's 2 back.
+    expect(value("floodgate_loyalty_points_awarded_total")).toBe((39 + 10 + 25 + 50 + 1 + 2) * RATE);
+    expect(value("floodgate_loyalty_points_reversed_total")).toBe((25 + 50 + 2) * RATE);
   });
 });
