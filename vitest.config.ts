@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests start PGlite instances and child processes; two cores cannot take many at once.
     maxWorkers: 2,
+    // Development unless a test says otherwise (production is implied by any server URL, and wants
+    // a configured secret and internal ports that tests of other things need not set).
+    env: { FLOODGATE_ENV: "development" },
   },
 });

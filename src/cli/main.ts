@@ -55,6 +55,14 @@ program
       await simulator?.close();
     };
     handleSignals(running.platform.logger, withTracing(close, tracing));
+    if (config.env === "production") {
+      // Production seeds nothing and prints no token: logs are read by more people than admins.
+      running.platform.logger.info(
+        { url: running.url, internalUrl: running.internalUrl },
+        "Floodgate is running",
+      );
+      return;
+    }
     const seeded = config.seedDemo && (await seedDemo(running.app, running.platform.tokens));
     printWelcome(running, seeded, config.services.includes("payments"), simulator?.url);
   });

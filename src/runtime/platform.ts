@@ -6,7 +6,7 @@ import type { Broadcast } from "../platform/broadcast/broadcast.js";
 import { openBroadcast } from "../platform/broadcast/open-broadcast.js";
 import type { Caching } from "../platform/cache/caching.js";
 import { cacheUrlScheme } from "../platform/cache/open-cache.js";
-import type { Config } from "../platform/config/load-config.js";
+import { type Config, ConfigError } from "../platform/config/load-config.js";
 import { SERVICE_NAMES } from "../platform/config/settings.js";
 import type { Database } from "../platform/db/database.js";
 import { openPgDatabase } from "../platform/db/pg-database.js";
@@ -57,6 +57,11 @@ export function storeDirOf(config: Config): string {
 }
 
 export function tokenServiceFor(config: Config): TokenService {
+  if (config.env === "production" && !config.authSecret) {
+    throw new ConfigError(
+      "FLOODGATE_ENV is production and FLOODGATE_AUTH_SECRET is unset: set the secret the servers sign with.",
+    );
+  }
   return new TokenService({
     current: config.authSecret ?? loadOrCreateSecret(dataDirOf(config)),
     previous: config.authPreviousSecret,

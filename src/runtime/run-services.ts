@@ -24,6 +24,8 @@ export interface RunningProcess {
   readonly app: FastifyInstance;
   /** The base URL the HTTP server listens on. */
   readonly url: string;
+  /** Where the internal API listens, when it has a listener of its own (FLOODGATE_INTERNAL_PORT). */
+  readonly internalUrl: string | undefined;
   /** Graceful: stop taking requests, finish in-flight ones and batches, close ports. */
   close(): Promise<void>;
 }
@@ -60,6 +62,20 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
     isReady: () => ready,
     isAccepting: () => accepting,
   });
+  // Service-to-service calls: on their own listener when FLOODGATE_INTERNAL_PORT is set; on the
+  // public one only in development; nowhere otherwise (production, every service in this process).
+  const internalApp =
+    config.internalPort !== undefined
+      ? createHttpServer({
+          logger,
+          metrics: platform.metrics,
+          bodyLimitBytes: config.bodyLimitBytes,
+          isReady: () => ready,
+          isAccepting: () => accepting,
+        })
+      : config.env === "development"
+        ? app
+        : undefined;
   const sampler = new TelemetrySampler(platform.metrics, TELEMETRY_INTERVAL_MS);
   registerTelemetryRoutes(app, sampler, TELEMETRY_INTERVAL_MS);
   registerDashboardRoutes(app);
@@ -74,13 +90,17 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
       apis.set(module.name, service.api as Operations);
       started.push({ name: module.name, service });
       service.routes(app);
-      registerInternalRoutes(app, module.name, service.api as Operations, platform);
+      if (internalApp) registerInternalRoutes(internalApp, module.name, service.api as Operations, platform);
       logger.info({ service: module.name }, "service started");
     }
     await app.listen({ port: config.port, host: config.host });
+    if (internalApp && internalApp !== app) {
+      await internalApp.listen({ port: config.internalPort!, host: config.internalHost });
+    }
   } catch (error) {
     await stopAll(started, logger);
     await app.close().catch(() => {});
+    if (internalApp && internalApp !== app) await internalApp.close().catch(() => {});
     await closeClients();
     await platform.close();
     throw error;
@@ -110,6 +130,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
       }, config.shutdownTimeoutMs);
       deadline.unref();
       await app.close();
+      if (internalApp && internalApp !== app) await internalApp.close();
       await stopAll(started, logger);
       await closeClients();
       await platform.close();
@@ -117,7 +138,12 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
     })();
     return closing;
   };
-  return { platform, app, url, close };
+  const internalAddress = internalApp && internalApp !== app ? internalApp.server.address() : undefined;
+  const internalUrl =
+    typeof internalAddress === "object" && internalAddress
+      ? `http://${config.internalHost === "0.0.0.0" ? "127.0.0.1" : config.internalHost}:${internalAddress.port}`
+      : undefined;
+  return { platform, app, url, internalUrl, close };
 }
 
 async function stopAll(started: readonly { name: ServiceName; service: RunningService }[], logger: Logger) {

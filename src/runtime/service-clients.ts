@@ -9,7 +9,7 @@ import { serviceModule } from "./service-registry.js";
 /**
  * Builds the clients services use to reach each other. A service hosted in this process is called
  * directly (its operations object, once it has started); any other one over HTTP at the URL that
- * FLOODGATE_SERVICE_URLS gives for it.
+ * FLOODGATE_SERVICE_URLS gives for it — on FLOODGATE_INTERNAL_PORT of that host when the port is set.
  */
 export function createServiceClients(
   config: Config,
@@ -32,14 +32,20 @@ export function createServiceClients(
       }
       return local as Operations;
     }
-    const baseUrl = config.serviceUrls.get(name);
+    const publicUrls = config.serviceUrls.get(name);
+    const baseUrl =
+      config.internalServiceUrls.get(name) ??
+      (publicUrls === undefined ? undefined : internalApiUrls(publicUrls, config.internalPort));
     if (!baseUrl) {
       throw new ConfigError(
         `This process does not host the ${name} service and FLOODGATE_SERVICE_URLS names no URL for it ` +
           `(add ${name}=http://host:port, or host it here with FLOODGATE_SERVICES).`,
       );
     }
-    const client = createHttpClient(name, serviceModule(name).operations, { baseUrl, token: serviceToken });
+    const client = createHttpClient(name, serviceModule(name).operations, {
+      baseUrl,
+      token: serviceToken,
+    });
     remote.push(client);
     return client as unknown as Operations;
   };
@@ -79,4 +85,22 @@ export function createServiceClients(
     },
   } as unknown as ServiceClients;
   return { clients, close: async () => void (await Promise.all(remote.map((client) => client.close()))) };
+}
+
+/**
+ * Where another service's internal API is: FLOODGATE_SERVICE_URLS names its instances (the same
+ * addresses the gateway proxies public routes to), and with an internal port set, every process of
+ * a deployment serves its internal API on that same port of its host. One port for the whole
+ * deployment keeps a second map of URLs out of the configuration.
+ */
+export function internalApiUrls(serviceUrls: string, internalPort: number | undefined): string {
+  if (internalPort === undefined) return serviceUrls;
+  return serviceUrls
+    .split("|")
+    .map((instance) => {
+      const url = new URL(instance);
+      url.port = String(internalPort);
+      return url.toString().replace(/\/$/, "");
+    })
+    .join("|");
 }

@@ -8,8 +8,42 @@ import { queueSchemeOf } from "./platform.js";
  * instead of starting and quietly losing work.
  */
 export function checkStartupSettings(config: Config): void {
+  refuseProductionWithoutItsSettings(config);
   refuseSplitOrderRolesOnAPrivateQueue(config);
   refuseSplitEventServicesOnAPrivateQueue(config);
+}
+
+/**
+ * Production (FLOODGATE_ENV, or implied by any server URL) never runs on a generated secret, and a
+ * process other services must call has somewhere private to be called on.
+ */
+function refuseProductionWithoutItsSettings(config: Config): void {
+  if (config.env !== "production") return;
+  if (!config.authSecret) {
+    throw new ConfigError(
+      "FLOODGATE_ENV is production (set, or implied by a server URL) and FLOODGATE_AUTH_SECRET is unset: " +
+        "production never signs tokens with a secret generated into the data dir. Set FLOODGATE_AUTH_SECRET " +
+        "(at least 32 characters, e.g. `openssl rand -base64 48`), the same on every process; or set " +
+        "FLOODGATE_ENV=development to run without one.",
+    );
+  }
+  if (config.services.includes("payments") && config.paymentProviderUrl === undefined) {
+    throw new ConfigError(
+      "FLOODGATE_ENV is production and this process hosts payments without FLOODGATE_PAYMENT_PROVIDER_URL: " +
+        "production never takes payments from the built-in simulator, which approves them all. Set the " +
+        "provider's URL (for a staging run, a `floodgate payment-simulator` of its own), or leave payments " +
+        "out of FLOODGATE_SERVICES.",
+    );
+  }
+  const hostsAll = SERVICE_NAMES.every((name) => config.services.includes(name));
+  if (!hostsAll && config.internalPort === undefined) {
+    throw new ConfigError(
+      `FLOODGATE_SERVICES=${config.services.join(",")} runs apart from other services, which call it on its ` +
+        "internal API, and in production that API is served only on FLOODGATE_INTERNAL_PORT (never on the public " +
+        "port). Set FLOODGATE_INTERNAL_PORT (and FLOODGATE_INTERNAL_HOST to an address the other services reach), " +
+        "and point FLOODGATE_SERVICE_URLS at it.",
+    );
+  }
 }
 
 /** Services that publish or consume events: they meet other services on the queue. */

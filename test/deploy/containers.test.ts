@@ -107,6 +107,13 @@ describe.skipIf(!podmanUp)("the container image", () => {
           orders: await freePort(),
           gateway: await freePort(),
         };
+        // Production mode (implied by the server URLs): each process serves its internal API on a
+        // port of its own, which the others reach through FLOODGATE_INTERNAL_SERVICE_URLS.
+        const internalPorts = {
+          back: await freePort(),
+          inventory: await freePort(),
+          orders: await freePort(),
+        };
         const at = (port: number) => `http://127.0.0.1:${port}`;
         const serviceUrls = [
           `catalog=${at(ports.back)}`,
@@ -123,6 +130,12 @@ describe.skipIf(!podmanUp)("the container image", () => {
           FLOODGATE_QUEUE_URL: servers.nats.url,
           FLOODGATE_QUEUE_PREFIX: prefix,
           FLOODGATE_SERVICE_URLS: serviceUrls,
+          FLOODGATE_INTERNAL_SERVICE_URLS: [
+            `catalog=${at(internalPorts.back)}`,
+            `sales=${at(internalPorts.back)}`,
+            `inventory=${at(internalPorts.inventory)}`,
+            `orders=${at(internalPorts.orders)}`,
+          ].join(","),
           FLOODGATE_SEED_DEMO: "false",
           FLOODGATE_LOG_LEVEL: "warn",
         };
@@ -141,9 +154,28 @@ describe.skipIf(!podmanUp)("the container image", () => {
           180_000,
         );
         const started = await Promise.all([
-          runContainer("back", ports.back, { ...env, FLOODGATE_SERVICES: "catalog,sales" }, ["start"]),
-          runContainer("inventory", ports.inventory, env, ["service", "inventory"]),
-          runContainer("orders", ports.orders, env, ["service", "orders"]),
+          runContainer(
+            "back",
+            ports.back,
+            {
+              ...env,
+              FLOODGATE_SERVICES: "catalog,sales",
+              FLOODGATE_INTERNAL_PORT: String(internalPorts.back),
+            },
+            ["start"],
+          ),
+          runContainer(
+            "inventory",
+            ports.inventory,
+            { ...env, FLOODGATE_INTERNAL_PORT: String(internalPorts.inventory) },
+            ["service", "inventory"],
+          ),
+          runContainer(
+            "orders",
+            ports.orders,
+            { ...env, FLOODGATE_INTERNAL_PORT: String(internalPorts.orders) },
+            ["service", "orders"],
+          ),
           runContainer("gateway", ports.gateway, { ...env, FLOODGATE_GATEWAY_IP_RATE: "0" }, ["gateway"]),
         ]);
         for (const container of started) await waitForReady(container.url, 240_000, container.logs);
@@ -252,12 +284,19 @@ describe.skipIf(!podmanUp)("the container image", () => {
         const secret = manifests.find((m) => m.kind === "Secret" && m.metadata.name === "floodgate-secrets")!
           .stringData!;
         const ports = new Map<string, number>();
-        for (const deployment of deployments) ports.set(deployment.metadata.name, await freePort());
+        const internalPorts = new Map<string, number>();
+        for (const deployment of deployments) {
+          ports.set(deployment.metadata.name, await freePort());
+          internalPorts.set(deployment.metadata.name, await freePort());
+        }
         const at = (name: string) => `http://127.0.0.1:${ports.get(name)}`;
+        const internalAt = (name: string) => `http://127.0.0.1:${internalPorts.get(name)}`;
         // What a cluster would provide and podman does not: Service names (here host ports) and the
         // servers (here the host's, each under a prefix of this run's own).
         const cluster: Record<string, string> = {
           FLOODGATE_SERVICE_URLS: `catalog=${at("catalog")},inventory=${at("inventory")},sales=${at("sales")},orders=${at("orders-intake")}`,
+          // One host network: the pods' internal ports differ, where a cluster's would all be 8081.
+          FLOODGATE_INTERNAL_SERVICE_URLS: `catalog=${internalAt("catalog")},inventory=${internalAt("inventory")},sales=${internalAt("sales")},orders=${internalAt("orders-intake")}`,
           FLOODGATE_DATABASE_URLS: database.url,
           FLOODGATE_QUEUE_URL: servers.nats.url,
           FLOODGATE_QUEUE_PREFIX: prefix,
@@ -275,7 +314,13 @@ describe.skipIf(!podmanUp)("the container image", () => {
           container.image = IMAGE;
           // Host networking (to reach the host's servers) takes no port mappings.
           delete container.ports;
-          const env = { ...config, ...secret, ...cluster, FLOODGATE_PORT: String(port) };
+          const env = {
+            ...config,
+            ...secret,
+            ...cluster,
+            FLOODGATE_PORT: String(port),
+            FLOODGATE_INTERNAL_PORT: String(internalPorts.get(name)),
+          };
           container.env = [
             ...Object.entries(env).map(([key, value]) => ({ name: key, value })),
             ...(container.env ?? []),

@@ -25,6 +25,9 @@ export async function startChildServer(
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
+      // Tests run development unless they say otherwise: production (implied by any server URL)
+      // would want a configured secret and internal ports, which a test of something else need not set.
+      FLOODGATE_ENV: "development",
       ...env,
       FLOODGATE_PORT: String(port),
     },

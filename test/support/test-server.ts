@@ -35,7 +35,14 @@ export async function startTestServer(
   const dataDir = mkdtempSync(join(tmpdir(), "floodgate-test-"));
   const config = loadConfig({
     env: {},
-    overrides: { port: "0", dataDir, seedDemo: "false", logLevel: "silent", ...overrides },
+    overrides: {
+      port: "0",
+      dataDir,
+      seedDemo: "false",
+      logLevel: "silent",
+      env: "development",
+      ...overrides,
+    },
   });
   const running = await runServices(config, createLogger(config.logLevel));
   const pool = new Pool(running.url, { connections: 256 });

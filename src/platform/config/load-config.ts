@@ -4,6 +4,10 @@ import { envNameOf, SETTINGS, type ServiceName, type SettingKey } from "./settin
 
 export interface Config {
   readonly port: number;
+  /** development | production: given, or production when any server URL is configured. */
+  readonly env: "development" | "production";
+  readonly internalPort: number | undefined;
+  readonly internalHost: string;
   readonly host: string;
   readonly dataDir: string;
   readonly authSecret: string | undefined;
@@ -20,6 +24,7 @@ export interface Config {
   readonly broadcastUrl: string | undefined;
   readonly services: readonly ServiceName[];
   readonly serviceUrls: ReadonlyMap<string, string>;
+  readonly internalServiceUrls: ReadonlyMap<string, string>;
   readonly shutdownDrainMs: number;
   readonly otlpUrl: string | undefined;
   readonly traceSamplePercent: number;
@@ -123,6 +128,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   return {
     port: value("port") as number,
+    env:
+      (value("env") as Config["env"] | undefined) ??
+      (SERVER_URL_SETTINGS.some((key) => pointsAtAServer(value(key))) ? "production" : "development"),
+    internalPort: value("internalPort") as number | undefined,
+    internalHost: value("internalHost") as string,
     host: value("host") as string,
     dataDir: value("dataDir") as string,
     authSecret: value("authSecret") as string | undefined,
@@ -139,6 +149,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     broadcastUrl: value("broadcastUrl") as string | undefined,
     services: value("services") as ServiceName[],
     serviceUrls: (value("serviceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
+    internalServiceUrls:
+      (value("internalServiceUrls") as ReadonlyMap<string, string> | undefined) ?? new Map(),
     shutdownDrainMs: value("shutdownDrainMs") as number,
     otlpUrl: value("otlpUrl") as string | undefined,
     traceSamplePercent: value("traceSamplePercent") as number,
@@ -173,6 +185,23 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     loyaltyPointsPerCurrencyUnit: value("loyaltyPointsPerCurrencyUnit") as number,
     seedDemo: value("seedDemo") as boolean,
   };
+}
+
+/** Settings that point at servers: any of them makes the default environment production. */
+const SERVER_URL_SETTINGS = [
+  "databaseUrls",
+  "queueUrl",
+  "cacheUrl",
+  "stockUrl",
+  "broadcastUrl",
+  "smtpUrl",
+  "paymentProviderUrl",
+] as const satisfies readonly SettingKey[];
+
+/** A URL (or list) naming a server, as opposed to this process (memory://, embedded://, none://). */
+function pointsAtAServer(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  return typeof value === "string" && !/^(memory|embedded|none):/i.test(value);
 }
 
 /** Variables the test harness reads; they are not settings of the platform. */

@@ -32,6 +32,19 @@ export const SETTINGS = {
     default: "127.0.0.1",
     doc: "Address the HTTP server binds to. Use 0.0.0.0 in containers.",
   },
+  env: {
+    type: { kind: "enum", values: ["development", "production"] },
+    doc: "development or production. Unset: production whenever a server URL is configured (FLOODGATE_DATABASE_URLS, _QUEUE_URL, _CACHE_URL, _STOCK_URL, _BROADCAST_URL, _SMTP_URL or _PAYMENT_PROVIDER_URL), else development. Production refuses to start without FLOODGATE_AUTH_SECRET, seeds nothing, prints no token, and serves /internal/* only on FLOODGATE_INTERNAL_PORT.",
+  },
+  internalPort: {
+    type: { kind: "int", min: 0, max: 65535 },
+    doc: "Port of the internal API (/internal/*: service-to-service calls, service token required), bound to FLOODGATE_INTERNAL_HOST. Unset: in development, internal routes are served on the public port; in production they are served nowhere, and a process hosting only some services refuses to start without it.",
+  },
+  internalHost: {
+    type: { kind: "string" },
+    default: "127.0.0.1",
+    doc: "Address the internal API binds to: an address other services reach and clients do not (a private network; 0.0.0.0 in a container behind a network policy).",
+  },
   dataDir: {
     type: { kind: "string" },
     default: "./.floodgate",
@@ -98,6 +111,10 @@ export const SETTINGS = {
   serviceUrls: {
     type: { kind: "map", valueKind: "http-url" },
     doc: "Where services not hosted in this process listen, as name=http://host:port pairs separated by commas. A service may list several instances separated by | (orders=http://a:8081|http://b:8081); callers and the gateway balance over them, and a host name that resolves to several addresses (a Kubernetes headless Service) counts as one instance per address.",
+  },
+  internalServiceUrls: {
+    type: { kind: "map", valueKind: "http-url" },
+    doc: "Where other services' internal APIs are, for a service whose internal port differs from this process's FLOODGATE_INTERNAL_PORT (several processes on one host), in the form of FLOODGATE_SERVICE_URLS. Unset for a service: its FLOODGATE_SERVICE_URLS hosts, on FLOODGATE_INTERNAL_PORT when that is set, else on the port given there.",
   },
   shutdownDrainMs: {
     type: { kind: "int", min: 0, max: 120_000 },
