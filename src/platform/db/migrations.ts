@@ -35,6 +35,15 @@ const MIGRATION_FILE = /^(\d{3})_([A-Za-z0-9_-]+)\.sql$/;
 /** One lock for all services' migrations on a database: they may share objects (extensions). */
 const MIGRATION_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('floodgate.schema_migrations', 0))";
 
+/**
+ * Waits for the lock however long another runner's migration takes: the sessions' lock_timeout
+ * (see pg-database.ts) is for request paths, not for a migration queued behind another.
+ */
+async function takeMigrationLock(tx: TransactionSql): Promise<void> {
+  await tx.query("SET LOCAL lock_timeout = 0");
+  await tx.query(MIGRATION_LOCK_SQL);
+}
+
 export async function runMigrations(
   db: Database,
   service: string,
@@ -48,7 +57,7 @@ export async function runMigrations(
   const table = `${service}.schema_migrations`;
 
   const alreadyApplied = await db.transaction(async (tx) => {
-    await tx.query(MIGRATION_LOCK_SQL);
+    await takeMigrationLock(tx);
     // Under the lock: concurrent CREATE … IF NOT EXISTS on the same name can still collide.
     await tx.query(`CREATE SCHEMA IF NOT EXISTS ${service}`);
     await tx.query(
@@ -81,7 +90,7 @@ export async function runMigrations(
   for (const migration of migrations) {
     if (appliedVersions.has(migration.version)) continue;
     const applied = await db.transaction(async (tx) => {
-      await tx.query(MIGRATION_LOCK_SQL);
+      await takeMigrationLock(tx);
       // Another runner may have applied it while we waited for the lock.
       const [recorded] = await tx.query<{ checksum: string }>(
         `SELECT checksum FROM ${table} WHERE version = $1`,

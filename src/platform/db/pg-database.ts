@@ -16,11 +16,24 @@ export interface PgDatabaseOptions {
   readonly name: string;
   /** Connections kept by the pool; default 10. */
   readonly poolSize?: number;
+  /**
+   * How long a statement waits for a lock before failing (PostgreSQL's lock_timeout); default 5 s.
+   * A request path fails and is retried instead of queueing behind a stalled holder.
+   */
+  readonly lockTimeoutMs?: number;
+  /**
+   * How long a session may sit idle inside a transaction before the server ends it (and its
+   * locks); default 30 s. A paused or partitioned process (SIGSTOP, a GC stall, a lost network)
+   * then holds the stock rows it locked for that long at most, not until it comes back.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
   /** Called when an idle pooled connection fails (the pool drops it). Default: a process warning. */
   readonly onIdleConnectionError?: (error: Error) => void;
 }
 
 const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
@@ -36,7 +49,11 @@ export async function openPgDatabase(options: PgDatabaseOptions): Promise<Databa
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     application_name: name,
     // Sent in the startup packet, so every pooled connection has them before its first query.
-    options: Object.entries(SESSION_SETTINGS)
+    options: Object.entries({
+      ...SESSION_SETTINGS,
+      lock_timeout: `${options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS}ms`,
+      idle_in_transaction_session_timeout: `${options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS}ms`,
+    })
       .map(([setting, value]) => `-c ${setting}=${value.replaceAll(" ", "\\ ")}`)
       .join(" "),
     types: rowValueTypes,
@@ -92,6 +109,13 @@ class PgDatabase implements Database {
     const { handle, finish } = closableTransactionHandle(this.name, wrapClient(client));
     // Set when the connection's state is unknown, so release() destroys it instead of pooling it.
     let connectionUnusable: Error | undefined;
+    // The server may end the session mid-transaction (idle_in_transaction_session_timeout while
+    // this process was paused, a restart): pg emits that on the checked-out client, and an
+    // 'error' event without a listener would crash the process. The next query fails instead.
+    const onConnectionError = (error: Error) => {
+      connectionUnusable ??= error;
+    };
+    client.on("error", onConnectionError);
     try {
       await client.query("BEGIN");
       const result = await this.ownTransaction.run(() => work(handle));
@@ -114,6 +138,7 @@ class PgDatabase implements Database {
       throw error;
     } finally {
       finish();
+      client.off("error", onConnectionError);
       client.release(connectionUnusable);
     }
   }
