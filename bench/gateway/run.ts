@@ -152,6 +152,9 @@ async function main() {
     const ports = { back: await freePort(), intake: await freePort(), intake2: await freePort() };
     const at = (port: number) => `http://127.0.0.1:${port}`;
     const common = {
+      // Processes on one loopback: internal calls on the public ports (production mode, implied by
+      // the server URLs, would want an internal port per process).
+      FLOODGATE_ENV: "development",
       FLOODGATE_AUTH_SECRET: SECRET,
       FLOODGATE_DATABASE_URLS: `postgres://root@127.0.0.1:5432/${database}`,
       FLOODGATE_QUEUE_URL: "nats://127.0.0.1:4222",

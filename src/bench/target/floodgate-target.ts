@@ -39,6 +39,9 @@ export async function startFloodgateTarget(options: FloodgateTargetOptions): Pro
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
+      // A bench is one machine's loopback, with the bundled payment simulator: development,
+      // even with server URLs (which would imply production), unless --target-env says otherwise.
+      FLOODGATE_ENV: "development",
       ...options.env,
       FLOODGATE_DATA_DIR: options.dataDir,
       FLOODGATE_SEED_DEMO: "false",
