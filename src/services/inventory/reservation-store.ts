@@ -504,7 +504,12 @@ export class ReservationStore {
 async function insertRows(tx: Sql, reservations: readonly Reservation[]): Promise<string[]> {
   if (reservations.length === 0) return [];
   // One statement for the whole batch: arrays bound as parameters and unnested server-side. Any
-  // conflict (the order id, or the user's key on a live row) leaves that row out.
+  // conflict (the order id, or the user's key on a live row) leaves that row out. Rows go in
+  // sorted by (user, key): each insert takes its entry of the unique index on live keys, and two
+  // processes' batches taking shared entries in opposite orders would deadlock (one batch aborted).
+  reservations = [...reservations].sort(
+    (a, b) => compareText(a.userId, b.userId) || compareText(a.idempotencyKey, b.idempotencyKey),
+  );
   const rows = await tx.query<{ order_id: string }>(
     `INSERT INTO inventory.reservations
        (order_id, sku, user_id, quantity, idempotency_key, status, created_at, expires_at)
@@ -524,4 +529,8 @@ async function insertRows(tx: Sql, reservations: readonly Reservation[]): Promis
     ],
   );
   return rows.map((row) => row.order_id);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
