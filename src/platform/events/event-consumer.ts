@@ -1,4 +1,5 @@
 import type { Database, TransactionSql } from "../db/database.js";
+import { blameFor } from "../errors/failure-blame.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ConsumerGroup, Delivery, Stream } from "../queue/stream.js";
@@ -45,7 +46,8 @@ const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
  * `<schema>.processed_events` (a duplicate changes nothing and is acked), then applies the
  * handler's writes (outbox rows included), and only after the commit is the message acked. A
  * failure rolls everything back and gives the message back with exponential backoff and jitter;
- * after `maxAttempts` the stream dead-letters it for an operator to inspect and replay.
+ * after `maxAttempts` the stream dead-letters it for an operator to inspect and replay. A failure
+ * that is an outage (see blameFor) holds the event instead, spending no attempt.
  */
 export class EventConsumer {
   private readonly group: ConsumerGroup;
@@ -53,10 +55,13 @@ export class EventConsumer {
   private loop: Promise<void> | undefined;
   private readonly processed;
   private readonly table: string;
+  /** A held event waits at most this long between tries: a third of its visibility timeout, so touches keep it. */
+  private readonly holdCapMs: number;
 
   constructor(private readonly options: EventConsumerOptions) {
     if (!SCHEMA_NAME.test(options.schema)) throw new Error(`not a schema name: ${options.schema}`);
     this.table = `${options.schema}.processed_events`;
+    this.holdCapMs = (options.visibilityTimeoutMs ?? 30_000) / 3;
     this.group = options.stream.group(options.topic, options.group, {
       visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
       maxAttempts: options.maxAttempts ?? 10,
@@ -97,7 +102,8 @@ export class EventConsumer {
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
-      // One at a time, in order: events about one thing (an order) arrive in the order they happened.
+      // One at a time, in the order fetched; a redelivery may still come after later events about
+      // the same thing, so handlers never rely on order (docs/order-lifecycle.md).
       for (const delivery of deliveries) await this.handle(delivery);
     }
   }
@@ -114,22 +120,29 @@ export class EventConsumer {
       await delivery.nak(retryCapMs).catch(() => {});
       return;
     }
-    try {
-      const committed: (() => Promise<void>)[] = [];
-      const applied = await this.options.database(event).transaction(async (tx) => {
-        const fresh = await tx.query(
-          `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
-          [event.id, event.type],
-        );
-        if (fresh.length === 0) return false;
-        await this.options.handle(event, tx, (work) => committed.push(work));
-        return true;
-      });
-      for (const work of committed) await work();
-      await delivery.ack();
-      this.processed.inc({ group, outcome: applied ? "applied" : "duplicate" });
-    } catch (error) {
+    // An outage of what the handler depends on (the database down or failing over, a lock
+    // timeout, another service unreachable) is not the event's fault: the event is held, touched
+    // so it stays invisible, and tried again, without spending one of its delivery attempts; an
+    // outage longer than maxAttempts × backoff would otherwise dead-letter every event in flight.
+    for (let outageTry = 1; ; outageTry++) {
+      let error: unknown;
+      try {
+        await this.apply(event, delivery);
+        return;
+      } catch (caught) {
+        error = caught;
+      }
       this.processed.inc({ group, outcome: "failed" });
+      if (this.running && blameFor(error) === "dependency") {
+        const delayMs = backoffWithJitter(outageTry, retryBaseMs, Math.min(retryCapMs, this.holdCapMs));
+        logger.warn(
+          { err: error, group, eventId: event.id, type: event.type, outageTry, retryInMs: delayMs },
+          "handling an event failed on an outage; holding it and trying again",
+        );
+        await delivery.touch().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        continue;
+      }
       const delayMs = backoffWithJitter(delivery.attempt, retryBaseMs, retryCapMs);
       logger.warn(
         {
@@ -143,6 +156,25 @@ export class EventConsumer {
         "handling an event failed; it will be retried",
       );
       await delivery.nak(delayMs).catch(() => {});
+      return;
     }
+  }
+
+  /** One try: the event's transaction (processed key and effects), its after-commit work, the ack. */
+  private async apply(event: DomainEvent, delivery: Delivery): Promise<void> {
+    const { group } = this.options;
+    const committed: (() => Promise<void>)[] = [];
+    const applied = await this.options.database(event).transaction(async (tx) => {
+      const fresh = await tx.query(
+        `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
+        [event.id, event.type],
+      );
+      if (fresh.length === 0) return false;
+      await this.options.handle(event, tx, (work) => committed.push(work));
+      return true;
+    });
+    for (const work of committed) await work();
+    await delivery.ack();
+    this.processed.inc({ group, outcome: applied ? "applied" : "duplicate" });
   }
 }

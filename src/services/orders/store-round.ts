@@ -1,4 +1,4 @@
-import { type Blame, blameFor } from "./failure-blame.js";
+import { type Blame, blameFor } from "../../platform/errors/failure-blame.js";
 
 export interface StoreRoundPort<T> {
   /** Stores these together (confirm, insert, ack); throws, acking nothing, when that fails. */

@@ -7,13 +7,13 @@ import { runMigrations } from "../../../src/platform/db/migrations.js";
 import { openPgliteDatabase } from "../../../src/platform/db/pglite-database.js";
 import { createShardRouter, virtualShardForKey } from "../../../src/platform/db/shard-router.js";
 import { AppError } from "../../../src/platform/errors/catalogue.js";
+import { blameFor } from "../../../src/platform/errors/failure-blame.js";
 import { SnowflakeGenerator } from "../../../src/platform/ids/snowflake.js";
 import { createLogger } from "../../../src/platform/observability/logger.js";
 import { Metrics } from "../../../src/platform/observability/metrics.js";
 import { openEmbeddedStream } from "../../../src/platform/queue/embedded/embedded-stream.js";
 import type { ConsumerGroup, Delivery, Stream } from "../../../src/platform/queue/stream.js";
 import type { InventoryApi } from "../../../src/services/inventory/api.js";
-import { blameFor } from "../../../src/services/orders/failure-blame.js";
 import { ordersService } from "../../../src/services/orders/index.js";
 import {
   encodeOrderRequest,

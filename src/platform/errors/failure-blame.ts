@@ -1,8 +1,9 @@
-import { AppError } from "../../platform/errors/catalogue.js";
+import { AppError } from "./catalogue.js";
 
 /**
- * Whose fault a failed attempt to store orders is. It decides whether a message pays a delivery
- * attempt, and so whether an outage can push accepted orders into the dead-letter topic:
+ * Whose fault a failed attempt to handle a message is (the order writer's store, an event
+ * consumer's transaction). It decides whether the message pays a delivery attempt, and so whether
+ * an outage can push accepted orders, or events, into the dead-letter topic:
  * - `message`: the message itself is refused (PostgreSQL class 22 data exception or 23 integrity
  *   constraint violation: the row it makes is invalid). Retrying it cannot help: give it back.
  * - `dependency`: something the worker depends on is down, overloaded or restarting (the
