@@ -1,17 +1,21 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Gauge } from "../../platform/observability/metrics.js";
 import type { ReservationBook } from "../../platform/reservations/reservation-book.js";
-import type { StockDrift } from "./api.js";
 import type { StockReconciliation } from "./reconciliation.js";
 import type { StockLoader } from "./stock-loader.js";
 
 /**
  * Turns reconciliation reports into what operators see (the drift gauge, one log line per SKU
- * when drift starts and when it ends) and repairs the one kind of drift that has only one right
- * answer: a book holding fewer units than the record (it forgot reservations the record has, or
- * lost the SKU) is behind, and is reloaded from the record. The other direction (the book holds
- * more) is what a write in flight or a release not yet mirrored looks like, or a hand-edited
- * Redis: it is reported, never "fixed" (writing the wrong side would oversell).
+ * when drift starts and when it ends) and repairs it: a SKU whose book has differed from the
+ * record, unchanged, for the reconciliation's confirmation time is reloaded from the record.
+ *
+ * Both directions. A book holding fewer units forgot reservations the record has, or lost the
+ * SKU. A book holding more still holds units the record gave back (a cancelled order's release
+ * whose mirror failed, a Redis restored from an older snapshot, a reservation whose inventory
+ * process died before its row was written: never answered, since answers follow the row) or was
+ * edited by hand. The record is right either way: every reservation is re-checked against it
+ * when its row is written, and a reload mints a new epoch, so a write in flight on the old load
+ * is refused and retried on the new one rather than lost or oversold.
  */
 export class DriftWatch {
   private readonly reported = new Set<string>();
@@ -36,7 +40,7 @@ export class DriftWatch {
       }
       if (!this.reported.has(drift.sku))
         this.log.error({ drift }, "live stock differs from the database of record");
-      if (isBehind(drift)) {
+      if (drift.recorded) {
         const levels = await this.book.levels(drift.sku);
         await this.loader.reload(drift.sku, levels?.epoch);
       }
@@ -46,11 +50,4 @@ export class DriftWatch {
     this.reported.clear();
     for (const sku of now) this.reported.add(sku);
   }
-}
-
-/** The book holds fewer units than the record: it cannot be ahead, so it is behind. */
-function isBehind(drift: StockDrift): boolean {
-  if (!drift.recorded) return false;
-  if (!drift.live) return true;
-  return drift.live.reserved + drift.live.sold < drift.recorded.reserved + drift.recorded.sold;
 }
