@@ -39,6 +39,8 @@ describe.skipIf(!natsUp)("tracing one order from the gateway to the worker", () 
     const orders = `http://127.0.0.1:${ordersPort}`;
     const serviceUrls = `catalog=${back},inventory=${back},sales=${back},orders=${orders}`;
     const common: Partial<Record<SettingKey, string>> = {
+      // Processes on one loopback, internal calls on the public port (production would want internal ports).
+      env: "development",
       authSecret: SECRET,
       serviceUrls,
       seedDemo: "false",
