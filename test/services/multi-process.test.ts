@@ -51,6 +51,8 @@ describe.skipIf(!natsUp)("one service per process, talking over HTTP", () => {
             FLOODGATE_LOG_LEVEL: "warn",
           },
           ports[name],
+          // Eight processes each opening an embedded database at once, on two loaded cores.
+          180_000,
         ),
       ),
     );
@@ -121,5 +123,5 @@ describe.skipIf(!natsUp)("one service per process, talking over HTTP", () => {
     );
     // A route another process owns is not served here.
     expect((await call(url.orders, "GET", "/products", admin)).status).toBe(404);
-  });
+  }, 300_000);
 });

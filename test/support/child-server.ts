@@ -20,6 +20,8 @@ export async function startChildServer(
   args: string[],
   env: Record<string, string>,
   port: number,
+  /** How long it may take to answer /readyz: longer where many processes start at once. */
+  readyWithinMs = 60_000,
 ): Promise<ChildServer> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: {
@@ -42,7 +44,7 @@ export async function startChildServer(
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readyWithinMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`floodgate exited with ${child.exitCode}:\n${output}`);
     if (Date.now() > deadline) {
