@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
+import { LIFECYCLE_DEFAULTS } from "./lifecycle/lifecycle-options.js";
 import {
   BASELINES_FOR,
   BenchOptionError,
@@ -27,6 +28,20 @@ Scenarios:
                 SKU, far more buyers than stock; waits for the backlog to drain, then checks the
                 invariants through the target's API and exits non-zero on any FAIL
   mixed         browse / order / status poll in the --mix proportions
+  lifecycle     --buyers (${LIFECYCLE_DEFAULTS.buyers}) buyers each order and open a payment (not measured), then every
+                payment is confirmed at the bundled simulator in one burst (--connections
+                ${LIFECYCLE_DEFAULTS.confirmConcurrency} in flight); the carrier simulator ships (FLOODGATE_CARRIER_DELIVERY_SECONDS
+                ${LIFECYCLE_DEFAULTS.carrierSeconds} unless --target-env says otherwise), orders complete, emails go to the .eml
+                catcher, points are awarded. Reports the webhook's p50/p99 (as the simulator timed
+                each POST /webhooks/payments), confirmation-email latency p50/p99 (confirmed →
+                caught), paid→completed orders/s; after the drain checks through the admin APIs
+                that no order is left created/paid/shipped and each completed order has one email
+                of each kind and one points award (exit 1 on any FAIL). --compare sync: the same
+                burst against a synchronous webhook that does every step inline (sync-server.ts);
+                the summary gives the webhook p99 ratio against the issue's targets. Takes
+                --buyers, --connections, --compare sync, --runs, --target-env, --infra, --out,
+                --json-only; servers: --target-env FLOODGATE_DATABASE_URLS=postgres://root@127.0.0.1:5432/test
+                FLOODGATE_QUEUE_URL=nats://127.0.0.1:4222 (each run gets databases of its own)
 
 Defaults per scenario:
   catalog-read  ${lengthOf("catalog-read")}, ${SCENARIO_DEFAULTS["catalog-read"].connections} connections, warm-up ${SCENARIO_DEFAULTS["catalog-read"].warmup} (every product is read once before the run anyway)
@@ -65,9 +80,11 @@ Examples:
   floodgate bench flash-sale --rate 3000 --requests 30000 --cpu-prof
   floodgate bench flash-sale --infra redis-jetstream --compare ceiling,naive --runs 3
   floodgate bench flash-sale --infra redis-jetstream --at-fraction-of-max ${P99_AT_FRACTION.fraction} --runs 3
+  floodgate bench lifecycle --buyers 2000 --compare sync --runs 3
 `;
 
 const asScenario = (value: string) => {
+  if (value === "lifecycle") return value;
   try {
     return parseScenario(value);
   } catch (error) {
@@ -95,7 +112,7 @@ export function registerBenchCommand(program: Command): void {
     .description(
       "Measure Floodgate under load (and against baselines), check the invariants, write a report.",
     )
-    .argument("<scenario>", SCENARIOS.join(" | "), asScenario)
+    .argument("<scenario>", [...SCENARIOS, "lifecycle"].join(" | "), asScenario)
     .option("--duration <seconds>", "run for this long (default: per scenario, see below)")
     .option("--requests <n>", "send exactly this many requests instead of running for a time")
     .option("--connections <n>", "connections (closed model: concurrent clients; open model: the most used)")
@@ -105,6 +122,10 @@ export function registerBenchCommand(program: Command): void {
     )
     .option("--stock <units>", "units on sale (flash-sale, mixed)")
     .option("--users <n>", "distinct buyers, each with its own token and Idempotency-Key")
+    .option(
+      "--buyers <n>",
+      `lifecycle: buyers who each order, pay and are mailed (default ${LIFECYCLE_DEFAULTS.buyers})`,
+    )
     .option(
       "--warmup <requests>",
       "unmeasured requests first, so the target's JIT is warm (0 = measure a cold start)",
@@ -123,7 +144,7 @@ export function registerBenchCommand(program: Command): void {
     .option("--url <url>", "bench this already-running server (127.0.0.1) instead of starting one")
     .option(
       "--compare <baselines>",
-      "also run baselines with identical load: ceiling, naive (comma-separated)",
+      "also run baselines with identical load: ceiling, naive (comma-separated); sync for lifecycle",
     )
     .option("--runs <k>", `repeat every target k times and report medians (default ${COMMON_DEFAULTS.runs})`)
     .option("--database-url <url>", "the naive baseline uses this PostgreSQL (127.0.0.1) instead of PGlite")
@@ -144,7 +165,14 @@ export function registerBenchCommand(program: Command): void {
     .option("--json-only", "print only the JSON result on stdout (progress still goes to stderr)")
     .option("--seed <n>", `seed of the request sequence (default ${COMMON_DEFAULTS.seed})`)
     .addHelpText("after", HELP_AFTER)
-    .action(async (scenario: ReturnType<typeof parseScenario>, raw: RawBenchOptions) => {
+    .action(async (scenario: ReturnType<typeof asScenario>, raw: RawBenchOptions & { buyers?: string }) => {
+      if (scenario === "lifecycle") return runLifecycleCommand(raw);
+      if (raw.buyers !== undefined) {
+        process.stderr.write(
+          "floodgate bench: --buyers is an option of the lifecycle scenario (use --users)\n",
+        );
+        process.exit(2);
+      }
       let options: ReturnType<typeof resolveBenchOptions>;
       try {
         options = resolveBenchOptions(scenario, raw);
@@ -169,4 +197,25 @@ export function registerBenchCommand(program: Command): void {
         process.exit(2);
       }
     });
+}
+
+/** `floodgate bench lifecycle`: its own options and runner (lifecycle/lifecycle-bench.ts). */
+async function runLifecycleCommand(raw: RawBenchOptions & { buyers?: string }): Promise<void> {
+  const { resolveLifecycleOptions } = await import("./lifecycle/lifecycle-options.js");
+  let options: ReturnType<typeof resolveLifecycleOptions>;
+  try {
+    options = resolveLifecycleOptions(raw);
+  } catch (error) {
+    if (!(error instanceof BenchOptionError)) throw error;
+    process.stderr.write(`floodgate bench: ${error.message}\n`);
+    process.exit(2);
+  }
+  const { runLifecycleBench } = await import("./lifecycle/lifecycle-bench.js");
+  const command = ["floodgate", ...process.argv.slice(2)].join(" ");
+  const { exitCode } = await runLifecycleBench(
+    options,
+    { stdout: process.stdout, stderr: process.stderr },
+    command,
+  );
+  process.exitCode = exitCode;
 }
