@@ -258,6 +258,10 @@ describe("race explorer: intake, inventory and worker under generated interleavi
           logger,
           metrics: new Metrics({}, { processMetrics: false }),
           soldOut: new SoldOutFlags(broadcast),
+          // The book's clock is the test's; the intake times its appends by the real one, which
+          // never gets near this within a schedule (test/services/orders/accept-races.test.ts
+          // covers the slow append).
+          reservationTtlMs: TTL_MS,
         }),
     );
     const writer = new OrderWriter({

@@ -150,6 +150,7 @@ export async function startOrderPath(
         logger,
         metrics: new Metrics(),
         soldOut: new SoldOutFlags(deaf ? new LocalBroadcast() : broadcast),
+        reservationTtlMs: config.reservationTtlSeconds * 1000,
       });
       return {
         faults,

@@ -36,7 +36,12 @@ export class ReservationSweeper {
 
   private async releaseExpired(): Promise<void> {
     const { book, reservations, log } = this.options;
-    if ((await book.expired(1)).length === 0) return;
+    // Candidates first, the backlog after: an order whose message reached the queue before its
+    // reservation was seen expired is then in the backlog read below (or already stored and its
+    // reservation confirmed). A message slower than that is settled by its intake before any 202
+    // (OrderIntake: a slow append asks the row first).
+    const candidates = await book.expired(SWEEP_BATCH);
+    if (candidates.length === 0) return;
     let backlog: OrderBacklog;
     try {
       backlog = await this.options.backlog();
@@ -49,7 +54,7 @@ export class ReservationSweeper {
     }
     if (backlog.pending > 0 || !backlog.deadLettered.complete) return;
     const deadLettered = new Set(backlog.deadLettered.orderIds);
-    const expired = (await book.expired(SWEEP_BATCH)).filter((ref) => !deadLettered.has(ref.orderId));
+    const expired = candidates.filter((ref) => !deadLettered.has(ref.orderId));
     const released = await reservations.release(expired, "expired");
     if (released.length > 0) log.warn({ released: released.length }, "released expired reservations");
   }

@@ -43,7 +43,7 @@ function startLifecycle(context: ServiceContext, logger: Logger): { stop(): Prom
       group: "orders.on-payments",
       database: shardOf,
       schema: "orders",
-      handle: (event, tx) => handlers.onPayment(event, tx),
+      handle: (event, tx, afterCommit) => handlers.onPayment(event, tx, afterCommit),
       logger,
       metrics,
     }),
@@ -53,12 +53,12 @@ function startLifecycle(context: ServiceContext, logger: Logger): { stop(): Prom
       group: "orders.on-fulfillment",
       database: shardOf,
       schema: "orders",
-      handle: (event, tx) => handlers.onShipment(event, tx),
+      handle: (event, tx, afterCommit) => handlers.onShipment(event, tx, afterCommit),
       logger,
       metrics,
     }),
   ];
-  const deadlines = new PaymentDeadlines(databases, logger);
+  const deadlines = new PaymentDeadlines(databases, logger, metrics);
   let sweeping: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     sweeping ??= deadlines
@@ -105,7 +105,15 @@ export const ordersService: ServiceModule<OrdersApi> = {
     const logger = context.logger.child({ service: "orders" });
     const role = config.ordersRole;
     const soldOut = new SoldOutFlags(context.broadcast);
-    const intake = new OrderIntake({ clients, stream, ids: context.ids, logger, metrics, soldOut });
+    const intake = new OrderIntake({
+      clients,
+      stream,
+      ids: context.ids,
+      logger,
+      metrics,
+      soldOut,
+      reservationTtlMs: config.reservationTtlSeconds * 1000,
+    });
     const queries = new OrderQueries(context.databases, clients.inventory);
     const group = stream.group(ORDER_REQUESTS_TOPIC, ORDER_WRITERS_GROUP, {
       visibilityTimeoutMs: config.orderRedeliverySeconds * 1000,

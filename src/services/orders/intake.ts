@@ -38,6 +38,12 @@ export class OrderIntake {
       readonly logger: Logger;
       readonly metrics: Metrics;
       readonly soldOut: SoldOutFlags;
+      /**
+       * The inventory's reservation lifetime (FLOODGATE_RESERVATION_TTL_SECONDS). An append that
+       * ends later than half of it after the reservation may have landed after the sweeper took
+       * the reservation for an abandoned one: such an order is settled before it is answered.
+       */
+      readonly reservationTtlMs: number;
     },
   ) {
     this.outcomes = deps.metrics.counter("orders_intake_total", "Order requests by outcome.", ["outcome"]);
@@ -69,6 +75,8 @@ export class OrderIntake {
     // The product (for the price) is looked up only for an order that will be written.
     const orderId = this.deps.ids.next(virtualShardForKey(order.userId));
     const key = idempotencyKey ?? `auto:${orderId}`;
+    // Before the reserve: the reservation's own time is later, so this bounds how old it is.
+    const started = performance.now();
     const result = await clients.inventory
       .reserve({
         orderId,
@@ -108,7 +116,22 @@ export class OrderIntake {
           throw error;
         }
         const request = this.requestFor(orderId, order, product, key, new Date().toISOString());
-        if (await this.append(request)) return this.accepted(orderId, "accepted");
+        if (await this.append(request)) {
+          if (performance.now() - started <= this.deps.reservationTtlMs / 2)
+            return this.accepted(orderId, "accepted");
+          // A slow append: the sweeper releases an expired reservation while the queue is empty,
+          // and this order's message may have arrived only after it looked. The row decides.
+          switch (await this.settle(ref, "accept")) {
+            case "accepted":
+              return this.accepted(orderId, "accepted");
+            case "rejected":
+              // Released: a worker that meets the message drops it.
+              this.outcomes.inc({ outcome: "not_accepted" });
+              throw new AppError("not_accepted", undefined, 1);
+            case "unknown":
+              throw this.outcomeUnknown(orderId);
+          }
+        }
         // The append failed, but the message may have landed anyway: the reservation's row decides,
         // once, whether this order stands (a worker stored it, or a replay's intake answered 202
         // for it) or is rejected, in which case a worker that meets the message drops it.

@@ -52,6 +52,31 @@ describe("accept path races", () => {
     },
   );
 
+  it("an append slower than the reservation's lifetime never turns into a 202 for an order the sweeper released", async () => {
+    path = await startOrderPath({ reservationTtlSeconds: 5 });
+    await path.openSale("D6", 5, 1);
+    const a = path.intake();
+    const held = path.stream.hold();
+    const first = a.place(order("u1", "D6", "k1"));
+    const hung = await held;
+    // The append hangs past the reservation's expiry, with nothing in the queue: the sweeper
+    // (once a second) takes the reservation for one whose intake died, and releases it.
+    await new Promise((resolve) => setTimeout(resolve, 7_500));
+    hung.settle("ok");
+    const answer = await first;
+    await path.drain();
+    const stored = await path.stored();
+    // Whatever the buyer was told, the store agrees: a 202 is stored, anything else is not.
+    if (answer.status === 202) {
+      expect(stored).toEqual(new Map([[(answer as { orderId: string }).orderId, "created"]]));
+    } else {
+      expect(answer).toMatchObject({ status: 503, code: "not_accepted" });
+      expect(stored.size).toBe(0);
+    }
+    const levels = await path.inventory.levels({ sku: "D6" });
+    expect(levels).toMatchObject({ reserved: 0, sold: stored.size, available: 5 - stored.size });
+  });
+
   it("a replay whose original was rejected first is refused, and the key buys afresh", async () => {
     path = await startOrderPath();
     await path.openSale("D1B", 5, 1);
