@@ -1,20 +1,27 @@
 import type { TransactionSql } from "../../platform/db/database.js";
 import type { DomainEvent } from "../../platform/events/domain-event.js";
+import type { EventHandler } from "../../platform/events/event-consumer.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import type { FulfillmentEventData } from "../fulfillment/fulfillment-events.js";
 import type { PaymentEventData } from "../payments/payment-events.js";
 import type { Order, OrderStatus } from "./order.js";
+import { transitionsCounter } from "./order-metrics.js";
 import { OrderStore, type OrderTransition, orderEvent } from "./order-store.js";
+
+/** The consumer's after-commit hook (see EventHandler): the applied transition is counted there. */
+type AfterCommit = Parameters<EventHandler>[2];
 
 /**
  * How the order follows its payment and its shipment. Each handler runs in the event consumer's
  * transaction on the order's shard, so a status change, its history entry and its events commit
  * together, once per event. A transition the state machine does not allow is refused and logged
- * (and counted), never applied; a payment that cannot be taken asks for its refund.
+ * (and counted), never applied; a payment that cannot be taken asks for its refund. An applied
+ * transition is counted (`orders_transitions_total`) once its transaction has committed.
  */
 export class OrderLifecycleHandlers {
   private readonly refused;
+  private readonly applied;
 
   constructor(
     private readonly logger: Logger,
@@ -25,17 +32,18 @@ export class OrderLifecycleHandlers {
       "Order status changes the state machine refused (the event arrived for an order in another status).",
       ["to", "cause"],
     );
+    this.applied = transitionsCounter(metrics);
   }
 
   /** `payments.events` */
-  async onPayment(event: DomainEvent, tx: TransactionSql): Promise<void> {
+  async onPayment(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
     switch (event.type) {
       case "payment.succeeded": {
         const data = event.data as unknown as PaymentEventData["payment.succeeded"];
         const order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "paid", "payment_succeeded", "no such order");
         if (order.status === "created") {
-          await this.apply(tx, order, {
+          await this.apply(tx, afterCommit, order, {
             to: "paid",
             cause: "payment_succeeded",
             detail: { paymentId: data.paymentId },
@@ -57,7 +65,7 @@ export class OrderLifecycleHandlers {
         if (data.reason !== "requested") return; // a refused payment: the order itself did not change
         const order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "refunded", "refunded", "no such order");
-        await this.apply(tx, order, {
+        await this.apply(tx, afterCommit, order, {
           to: "refunded",
           cause: "refunded",
           detail: { paymentId: data.paymentId },
@@ -71,13 +79,13 @@ export class OrderLifecycleHandlers {
   }
 
   /** `fulfillment.events` */
-  async onShipment(event: DomainEvent, tx: TransactionSql): Promise<void> {
+  async onShipment(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
     const data = event.data as unknown as FulfillmentEventData["shipment.created"];
     switch (event.type) {
       case "shipment.created": {
         const order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "shipped", "shipment_created", "no such order");
-        await this.apply(tx, order, {
+        await this.apply(tx, afterCommit, order, {
           to: "shipped",
           cause: "shipment_created",
           detail: { trackingNumber: data.trackingNumber },
@@ -90,7 +98,7 @@ export class OrderLifecycleHandlers {
       case "shipment.delivered": {
         const order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "completed", "delivered", "no such order");
-        await this.apply(tx, order, {
+        await this.apply(tx, afterCommit, order, {
           to: "completed",
           cause: "delivered",
           events: (completed) => [orderEvent("order.completed", completed, {})],
@@ -100,10 +108,22 @@ export class OrderLifecycleHandlers {
     }
   }
 
-  private async apply(tx: TransactionSql, order: Order, transition: OrderTransition): Promise<void> {
+  private async apply(
+    tx: TransactionSql,
+    afterCommit: AfterCommit,
+    order: Order,
+    transition: OrderTransition,
+  ): Promise<void> {
     const changed = await OrderStore.transition(tx, order.id, transition);
-    if (!changed)
+    if (!changed) {
       this.refuse(undefined, transition.to, transition.cause, `the order is ${order.status}`, order.id);
+      return;
+    }
+    // After the commit: an attempt that rolls back (and is retried) is not counted.
+    const labels = { to: transition.to, cause: transition.cause };
+    afterCommit(async () => {
+      this.applied.inc(labels);
+    });
   }
 
   private refuse(
