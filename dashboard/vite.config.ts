@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
-/** Where `npm run dashboard:dev` forwards the telemetry endpoints: a running `npm start`. */
+/** Where `npm run dashboard:dev` forwards the telemetry and mail endpoints: a running `npm start`. */
 const floodgateUrl = process.env.FLOODGATE_URL ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
@@ -23,6 +23,7 @@ export default defineConfig({
     proxy: {
       "/dashboard/series": floodgateUrl,
       "/dashboard/events": floodgateUrl,
+      "/admin/mail": floodgateUrl,
     },
   },
 });

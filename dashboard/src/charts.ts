@@ -28,6 +28,8 @@ export interface ChartSpec {
   readonly yRange: (dataMax: number) => [number, number];
   /** Counts and rates, where an axis step of 0.25 is noise: steps are whole numbers. */
   readonly wholeNumbers?: boolean;
+  /** Spans the whole row: for a chart with many series, whose readings need the width. */
+  readonly wide?: boolean;
 }
 
 interface Reading {
@@ -54,7 +56,7 @@ export class TimeSeriesCard {
     container: HTMLElement,
     private readonly spec: ChartSpec,
   ) {
-    const card = element("article", "card");
+    const card = element("article", spec.wide ? "card card-wide" : "card");
     const header = element("header", "card-header");
     const titles = element("div", "card-titles");
     titles.append(element("h2", "card-title", spec.title), element("span", "card-unit", spec.unit));

@@ -10,13 +10,24 @@ import {
   formatPercent,
   formatRate,
 } from "./format.js";
-import { OrdersPanel, StockPanel } from "./panels.js";
+import { MailView } from "./mail.js";
+import { CountsPanel, OrdersPanel, PointsPanel, StockPanel } from "./panels.js";
 import { type ConnectionState, type TelemetrySample, TelemetryStream } from "./telemetry-stream.js";
 
 const rate = (value: number | null) => (value === null ? "–" : `${formatRate(value)}/s`);
 const count = (value: number | null) => (value === null ? "–" : formatCount(value));
 /** Rates start at zero; the headroom keeps the peak off the top edge. */
 const fromZero = (dataMax: number): [number, number] => [0, Math.max(1, dataMax * 1.15)];
+
+/** The statuses an order enters after intake, and their colours in the orders-by-status chart. */
+const ORDER_STATUS_SERIES = [
+  ["created", "#0d9488"],
+  ["paid", "#2563eb"],
+  ["shipped", "#7c3aed"],
+  ["completed", "#16a34a"],
+  ["cancelled", "#dc2626"],
+  ["refunded", "#d97706"],
+] as const satisfies readonly (readonly [keyof TelemetrySample["orderStatuses"], string])[];
 
 const CHARTS: readonly ChartSpec[] = [
   {
@@ -37,6 +48,20 @@ const CHARTS: readonly ChartSpec[] = [
     format: rate,
     yRange: fromZero,
     wholeNumbers: true,
+  },
+  {
+    title: "Orders by status",
+    unit: "orders entering each status, per second",
+    series: ORDER_STATUS_SERIES.map(([status, color]) => ({
+      key: `orderStatus-${status}`,
+      label: status,
+      color,
+      // A sample from a server without the status counters draws no line.
+      pick: (s: TelemetrySample) => s.orderStatusesPerSecond?.[status] ?? null,
+    })),
+    format: rate,
+    yRange: fromZero,
+    wide: true,
   },
   {
     title: "Queue depth",
@@ -125,6 +150,21 @@ class Dashboard {
   private readonly cards: TimeSeriesCard[];
   private readonly stock = new StockPanel(byId("stock"));
   private readonly orders = new OrdersPanel(byId("orders"));
+  private readonly payments = new CountsPanel(byId("payments"), [
+    { key: "opened", label: "Opened at the provider" },
+    { key: "succeeded", label: "Succeeded", group: "accepted" },
+    { key: "failed", label: "Failed (declined)", group: "refused" },
+    { key: "flagged", label: "Flagged (amount differs)", group: "failed" },
+    { key: "refunded", label: "Refunded", group: "failed" },
+  ]);
+  private readonly emails = new CountsPanel(byId("emails"), [
+    { key: "order_confirmation", label: "Order confirmation", group: "accepted" },
+    { key: "shipped", label: "Shipped", group: "accepted" },
+    { key: "cancelled", label: "Cancelled", group: "accepted" },
+    { key: "payment_refunded", label: "Payment refunded", group: "accepted" },
+  ]);
+  private readonly emailFailures = byId("email-failures");
+  private readonly points = new PointsPanel(byId("points"));
   private readonly connection = byId("connection");
   private readonly connectionLabel = byId("connection-label");
   private readonly banner = byId("disconnected-banner");
@@ -165,7 +205,14 @@ class Dashboard {
     const latest = this.samples[this.samples.length - 1];
     if (latest) {
       this.stock.update(latest.stock);
-      this.orders.update(latest.orders);
+      this.orders.update(latest.orders, latest.orderStatuses);
+      this.payments.update(latest.payments);
+      this.emails.update(latest.emailsSent);
+      const failed = Object.values(latest.emailAttemptsFailed ?? {}).reduce((sum, n) => sum + n, 0);
+      this.emailFailures.textContent =
+        failed === 0 ? "No failed attempts." : `${formatCount(failed)} failed attempts, retried.`;
+      this.emailFailures.dataset.value = String(failed);
+      this.points.update(latest.loyaltyPoints);
     }
     this.renderStatus();
   }
@@ -191,7 +238,31 @@ class Dashboard {
   }
 }
 
+/** Two views, chosen by the URL's hash: the live figures (default) and the mail catcher (#mail). */
+class Tabs {
+  private readonly mail = new MailView(byId("mail-view"));
+
+  constructor() {
+    window.addEventListener("hashchange", () => this.show());
+    this.show();
+  }
+
+  private show(): void {
+    const view = window.location.hash === "#mail" ? "mail" : "overview";
+    for (const tab of document.querySelectorAll<HTMLElement>("[data-tab]")) {
+      const selected = tab.dataset.tab === view;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.classList.toggle("selected", selected);
+    }
+    byId("layout").hidden = view !== "overview";
+    byId("mail-view").hidden = view !== "mail";
+    document.body.dataset.view = view;
+    this.mail.setVisible(view === "mail");
+  }
+}
+
 const dashboard = new Dashboard();
+new Tabs();
 new TelemetryStream({
   onSamples: (samples) => dashboard.addSamples(samples),
   onState: (state) => dashboard.setState(state),

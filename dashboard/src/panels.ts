@@ -111,9 +111,21 @@ const OUTCOMES: Readonly<Record<string, { label: string; group: OutcomeGroup }>>
 };
 type OutcomeGroup = "accepted" | "refused" | "failed";
 
+/** The order statuses as tiles, in the order of an order's life; pending is estimated (below). */
+const STATUS_TILES = [
+  ["pending", "Pending"],
+  ["created", "Created"],
+  ["paid", "Paid"],
+  ["shipped", "Shipped"],
+  ["completed", "Completed"],
+  ["cancelled", "Cancelled"],
+  ["refunded", "Refunded"],
+] as const satisfies readonly (readonly ["pending" | keyof TelemetrySample["orderStatuses"], string])[];
+
 /**
- * Orders since the process started: their status (pending in the queue, created, cancelled) and
- * every intake outcome, from the cumulative counters in the sample.
+ * Orders since the process started: how many reached each status (stored as created, then paid,
+ * shipped, … as their transitions were applied) and every intake outcome, from the cumulative
+ * counters in the sample. An order counts once in every status it passed through.
  */
 export class OrdersPanel {
   private readonly statusValues = new Map<string, HTMLElement>();
@@ -121,11 +133,7 @@ export class OrdersPanel {
 
   constructor(container: HTMLElement) {
     const statuses = element("div", "order-statuses");
-    for (const [status, label] of [
-      ["pending", "Pending"],
-      ["created", "Created"],
-      ["cancelled", "Cancelled"],
-    ] as const) {
+    for (const [status, label] of STATUS_TILES) {
       const tile = element("div", `status-tile status-${status}`);
       tile.dataset.status = status;
       const value = element("b", "status-value", "0");
@@ -136,25 +144,28 @@ export class OrdersPanel {
     this.outcomeList = element("ul", "outcomes");
     container.append(
       statuses,
+      element(
+        "p",
+        "caption",
+        "Orders that reached each status here since the process started; pending: accepted, not yet stored.",
+      ),
       element("h3", "outcomes-title", "Order requests by outcome"),
       this.outcomeList,
     );
   }
 
-  update(orders: TelemetrySample["orders"]): void {
+  update(orders: TelemetrySample["orders"], reached: TelemetrySample["orderStatuses"] | undefined): void {
     const count = (key: string) => orders[key] ?? 0;
-    const cancelled = Object.entries(orders)
-      .filter(([key]) => key.startsWith("cancelled_"))
-      .reduce((sum, [, value]) => sum + value, 0);
     // Counters restart with the process while stored orders may be redelivered from before it,
     // so "pending" can only be estimated; it is never shown below zero.
-    const statuses = {
+    const statuses: Record<string, number> = {
       pending: Math.max(0, count("accepted") - count("stored")),
-      created: Math.max(0, count("stored") - cancelled),
-      cancelled,
+      created: count("stored"),
+      // A sample from a server without the status counters (an older one) shows zeros.
+      ...reached,
     };
-    for (const [status, value] of Object.entries(statuses)) {
-      const cell = this.statusValues.get(status)!;
+    for (const [status, cell] of this.statusValues) {
+      const value = statuses[status] ?? 0;
       cell.textContent = formatCount(value);
       cell.dataset.value = String(value);
     }
@@ -163,7 +174,7 @@ export class OrdersPanel {
 
   private renderOutcomes(orders: TelemetrySample["orders"]): void {
     const outcomes = Object.entries(orders)
-      .filter(([key]) => key !== "stored" && !key.startsWith("cancelled_"))
+      .filter(([key]) => key !== "stored")
       .sort(([, a], [, b]) => b - a);
     const largest = Math.max(1, ...outcomes.map(([, value]) => value));
     const items = outcomes.map(([key, value]) => {
@@ -182,5 +193,92 @@ export class OrdersPanel {
     });
     if (items.length === 0) items.push(element("li", "empty", "No order requests yet."));
     this.outcomeList.replaceChildren(...items);
+  }
+}
+
+export interface CountItem {
+  readonly key: string;
+  readonly label: string;
+  /** A colour class for the bar (`group-accepted`, `group-refused`, `group-failed`). */
+  readonly group?: OutcomeGroup;
+}
+
+/**
+ * Labelled counts with a bar each, largest = full width: payments by outcome, emails by kind.
+ * The known items are always listed (zero until they happen); others appear as they are counted.
+ */
+export class CountsPanel {
+  private readonly rows = new Map<string, { root: HTMLElement; count: HTMLElement; bar: HTMLElement }>();
+
+  constructor(
+    private readonly list: HTMLElement,
+    known: readonly CountItem[],
+  ) {
+    list.classList.add("outcomes");
+    for (const item of known) this.row(item);
+  }
+
+  update(counts: Readonly<Record<string, number>> | undefined): void {
+    const values = counts ?? {};
+    for (const key of Object.keys(values)) {
+      if (!this.rows.has(key)) this.row({ key, label: key.replaceAll("_", " ") });
+    }
+    const largest = Math.max(1, ...Object.values(values));
+    for (const [key, row] of this.rows) {
+      const value = values[key] ?? 0;
+      row.count.textContent = formatCount(value);
+      row.root.dataset.value = String(value);
+      row.bar.style.width = `${(value / largest) * 100}%`;
+    }
+  }
+
+  private row(item: CountItem) {
+    const root = element("li", `outcome group-${item.group ?? "other"}`);
+    root.dataset.key = item.key;
+    root.dataset.value = "0";
+    const count = element("span", "outcome-count", "0");
+    const bar = element("span", "outcome-bar");
+    bar.style.width = "0%";
+    root.append(element("span", "outcome-label", item.label), count, bar);
+    this.list.append(root);
+    const row = { root, count, bar };
+    this.rows.set(item.key, row);
+    return row;
+  }
+}
+
+/** Loyalty points since start: awarded for completed orders, taken back from refunded ones, and the net. */
+export class PointsPanel {
+  private readonly values = new Map<string, HTMLElement>();
+
+  constructor(container: HTMLElement) {
+    const tiles = element("div", "order-statuses");
+    for (const [key, label] of [
+      ["awarded", "Awarded"],
+      ["reversed", "Taken back"],
+      ["net", "Net"],
+    ] as const) {
+      const tile = element("div", `status-tile points-${key}`);
+      tile.dataset.points = key;
+      const value = element("b", "status-value", "0");
+      tile.append(value, element("span", "status-label", label));
+      tiles.append(tile);
+      this.values.set(key, value);
+    }
+    container.append(tiles);
+  }
+
+  update(points: TelemetrySample["loyaltyPoints"] | undefined): void {
+    const awarded = points?.awarded ?? 0;
+    const reversed = points?.reversed ?? 0;
+    for (const [key, value] of [
+      ["awarded", awarded],
+      ["reversed", reversed],
+      ["net", awarded - reversed],
+    ] as const) {
+      const cell = this.values.get(key)!;
+      cell.textContent = formatCount(value);
+      cell.dataset.value = String(value);
+    }
   }
 }

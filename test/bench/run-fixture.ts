@@ -32,6 +32,12 @@ export function sample(
     eventLoopLagMs: 0,
     stock: {},
     orders: {},
+    orderStatuses: { created: 0, paid: 0, shipped: 0, completed: 0, cancelled: 0, refunded: 0 },
+    orderStatusesPerSecond: { created: 0, paid: 0, shipped: 0, completed: 0, cancelled: 0, refunded: 0 },
+    payments: {},
+    emailsSent: {},
+    emailAttemptsFailed: {},
+    loyaltyPoints: { awarded: 0, reversed: 0 },
   };
 }
 

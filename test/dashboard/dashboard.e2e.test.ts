@@ -5,6 +5,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type RunningPaymentSimulator,
+  startPaymentSimulator,
+} from "../../src/platform/payments/simulator/simulator-server.js";
+import { WEBHOOK_SECRET } from "../services/payments/payments-harness.js";
 import { infraRequired } from "../support/infra.js";
 import { eventually, openSale, startTestServer, type TestServer } from "../support/test-server.js";
 import { TRAVERSAL_PATHS } from "./traversal-paths.js";
@@ -22,9 +27,12 @@ const CHROMIUM_ARGS = [
 ];
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL("./__screenshots__/dashboard.png", import.meta.url));
+const MAIL_SCREENSHOT = fileURLToPath(new URL("./__screenshots__/dashboard-mail.png", import.meta.url));
 const SKU = "DASH-E2E";
 const STOCK = 150;
 const BUYERS = 400;
+/** openSale's price, 19.99 EUR: 19 points at the default rate of one per euro. */
+const POINTS_PER_ORDER = 19;
 
 /**
  * Like the infrastructure servers: a missing browser skips the test locally and fails it when
@@ -95,6 +103,10 @@ async function untilNumber(
 
 describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
   let server: TestServer;
+  let simulator: RunningPaymentSimulator;
+  /** One order of the sale and its buyer, for the order's life after the sale. */
+  let bought: { orderId: string; user: string } | undefined;
+  let accepted = 0;
   let context: BrowserContext;
   let page: Page;
   let problems: PageProblems;
@@ -106,8 +118,15 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
       cwd: REPO_ROOT,
       stdio: "inherit",
     });
+    // Payments go to a payment simulator of the test's own; the carrier delivers at once.
+    simulator = await startPaymentSimulator({ secret: WEBHOOK_SECRET, host: "127.0.0.1", port: 0 });
     // A write rate below the burst, so the queue visibly fills and drains.
-    server = await startTestServer({ orderWriteRate: "40" });
+    server = await startTestServer({
+      orderWriteRate: "40",
+      paymentProviderUrl: simulator.url,
+      paymentWebhookSecret: WEBHOOK_SECRET,
+      carrierDeliverySeconds: "0",
+    });
     await openSale(server, { sku: SKU, stock: STOCK, perUserLimit: 1 });
     profileDir = mkdtempSync(join(tmpdir(), "floodgate-chromium-"));
     context = await chromium.launchPersistentContext(profileDir, {
@@ -123,6 +142,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
+    await simulator?.close();
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
@@ -144,11 +164,28 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
     await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
     expect(await page.locator("#connection-label").textContent()).toBe("Live");
     await untilNumber(page, `[data-sku="${SKU}"] [data-stock="available"]`, STOCK);
-    expect(await page.locator(".card").count()).toBe(8);
-    expect(await page.locator(".card canvas").count()).toBe(8);
+    expect(await page.locator(".card").count()).toBe(9);
+    expect(await page.locator(".card canvas").count()).toBe(9);
     // Dead letters and redeliveries sit next to the queue depth they explain.
     const titles = await page.locator(".card-title").allTextContents();
     expect(titles.indexOf("Dead letters and redeliveries")).toBe(titles.indexOf("Queue depth") + 1);
+    // Orders by status: one line per status, across the whole row for its six readings.
+    const byStatus = page.locator(".card-wide", { hasText: "Orders by status" });
+    expect(
+      await byStatus.locator("[data-series]").evaluateAll((all) => all.map((e) => e.dataset.series)),
+    ).toEqual(
+      ["created", "paid", "shipped", "completed", "cancelled", "refunded"].map((s) => `orderStatus-${s}`),
+    );
+    // The lifecycle panels are there before anything happened, at zero.
+    for (const selector of [
+      '#payments [data-key="succeeded"]',
+      '#emails [data-key="order_confirmation"]',
+      '[data-points="awarded"] .status-value',
+      '#orders [data-status="paid"] .status-value',
+    ]) {
+      expect(await numberAt(page, selector), selector).toBe(0);
+    }
+    expect(await page.locator("#scope-caption").textContent()).toContain("this process's own");
     // The write rate is drawn against the ceiling the server was started with.
     await untilNumber(page, '[data-series="dbWriteCeilingPerSecond"]', 40);
     expect(assetResponses.map((asset) => new URL(asset.url).pathname.split(".").pop()).sort()).toEqual([
@@ -176,9 +213,16 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
         ),
       );
       statuses.push(...answers.map((answer) => answer.status));
+      const first = answers.findIndex((answer) => answer.status === 202);
+      if (!bought && first >= 0) {
+        bought = {
+          orderId: (answers[first]!.body as { orderId: string }).orderId,
+          user: `dashboard-buyer-${buyers[first]}`,
+        };
+      }
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
-    const accepted = statuses.filter((status) => status === 202).length;
+    accepted = statuses.filter((status) => status === 202).length;
     const refused = statuses.length - accepted;
     expect(accepted).toBeGreaterThan(0);
 
@@ -202,6 +246,10 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
     await untilNumber(page, '[data-outcome="accepted"]', accepted);
     await untilNumber(page, '[data-status="created"] .status-value', accepted);
     await untilNumber(page, '[data-status="pending"] .status-value', 0);
+    // Nobody paid yet: no order went further than created.
+    for (const status of ["paid", "shipped", "completed", "cancelled", "refunded"]) {
+      expect(await numberAt(page, `[data-status="${status}"] .status-value`), status).toBe(0);
+    }
     const refusedOnPage = async () => {
       let total = 0;
       for (const outcome of await page.locator('.outcome:not([data-outcome="accepted"])').all()) {
@@ -242,6 +290,121 @@ describe.skipIf(!chromiumAvailable())("dashboard in headless Chromium", () => {
 
     expect(problems.all()).toEqual([]);
   });
+
+  it("follows an order through payment, delivery, its emails and points, and lists its emails in the mail tab", async () => {
+    expect(bought).toBeDefined();
+    const { orderId, user } = bought!;
+    // The buyer pays through the payment simulator; the carrier delivers at once.
+    const opened = await server.request<{ redirectUrl: string }>("POST", `/orders/${orderId}/payment`, {
+      user,
+    });
+    expect(opened.status).toBe(201);
+    const confirmed = await fetch(`${opened.body.redirectUrl}/confirm`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(confirmed.status).toBe(200);
+    await eventually(
+      async () =>
+        (await server.request<{ status: string }>("GET", `/orders/${orderId}`, { user })).body.status ===
+        "completed",
+      30_000,
+      "the order completed",
+    );
+
+    // The status tiles: one order went all the way; the rest of the sale is still created.
+    await untilNumber(page, '[data-status="created"] .status-value', accepted);
+    for (const status of ["paid", "shipped", "completed"])
+      await untilNumber(page, `[data-status="${status}"] .status-value`, 1);
+    for (const status of ["cancelled", "refunded"])
+      expect(await numberAt(page, `[data-status="${status}"] .status-value`), status).toBe(0);
+    for (const status of ["paid", "shipped", "completed"])
+      expect(await numberAt(page, `[data-series="orderStatus-${status}"]`, "peak"), status).toBeGreaterThan(
+        0,
+      );
+    // Payments, emails and points, as this process counted them.
+    await untilNumber(page, '#payments [data-key="opened"]', 1);
+    await untilNumber(page, '#payments [data-key="succeeded"]', 1);
+    expect(await numberAt(page, '#payments [data-key="failed"]')).toBe(0);
+    await untilNumber(page, '#emails [data-key="order_confirmation"]', 1);
+    await untilNumber(page, '#emails [data-key="shipped"]', 1);
+    await untilNumber(page, '[data-points="awarded"] .status-value', POINTS_PER_ORDER);
+    await untilNumber(page, '[data-points="net"] .status-value', POINTS_PER_ORDER);
+    expect(await numberAt(page, '[data-points="reversed"] .status-value')).toBe(0);
+
+    // The mail tab asks for an admin token first, then lists the order's two emails.
+    await page.locator("#tab-mail").click();
+    await page.locator("#mail-view").waitFor({ state: "visible" });
+    expect(await page.locator("#layout").isVisible()).toBe(false);
+    expect(await page.locator("#mail-status").textContent()).toMatch(/^No token/);
+    await page.locator("#mail-token").fill(server.bearer("ops", true).replace(/^Bearer /, ""));
+    await page.locator("#mail-token-use").click();
+    const rows = page.locator("#mail-table tr.mail-row");
+    await eventually(async () => (await rows.count()) === 2, 20_000, "two emails listed");
+    expect(
+      await rows.evaluateAll((all) => all.map((row) => [row.dataset.kind, row.dataset.orderId])),
+    ).toEqual([
+      ["shipped", orderId],
+      ["order_confirmation", orderId],
+    ]);
+    const confirmation = rows.and(page.locator('[data-kind="order_confirmation"]'));
+    expect(await confirmation.locator(".mail-cell-to").textContent()).toMatch(new RegExp(`^${user}@`));
+    expect(await confirmation.locator(".mail-cell-subject").textContent()).toContain(orderId);
+    expect(await confirmation.locator(".mail-cell-kind").textContent()).toBe("Order confirmation");
+    expect(await confirmation.locator(".mail-cell-status").textContent()).toBe("sent");
+    // The token stays in this tab's sessionStorage, nowhere else.
+    expect(await page.evaluate("sessionStorage.getItem('floodgate.adminToken')")).toBeTruthy();
+    expect(await page.evaluate("localStorage.length")).toBe(0);
+
+    // One message: its facts, its HTML (sandboxed), its text, and the .eml as the catcher kept it.
+    await confirmation.click();
+    const message = page.locator("#mail-message");
+    await message.locator(".mail-subject").waitFor();
+    expect(await message.locator(".mail-subject").textContent()).toBe(
+      await confirmation.locator(".mail-cell-subject").textContent(),
+    );
+    expect(await page.frameLocator(".mail-html").locator("h1").textContent()).toBe(
+      "Thank you: your order is paid",
+    );
+    expect(await message.locator(".mail-text").textContent()).toContain("€19.99");
+    await page.locator("#mail-show-source").click();
+    await message.locator(".mail-source").waitFor({ state: "visible" });
+    expect(await message.locator(".mail-source").textContent()).toMatch(
+      new RegExp(`x-floodgate-order-id: ${orderId}`, "i"),
+    );
+    await page.screenshot({ path: MAIL_SCREENSHOT });
+
+    // Filtered by kind.
+    await page.locator("#mail-kind").selectOption("shipped");
+    await eventually(
+      async () => (await rows.evaluateAll((all) => all.map((row) => row.dataset.kind))).join() === "shipped",
+      10_000,
+      "only the shipping email listed",
+    );
+    expect(problems.all()).toEqual([]);
+
+    // Forgotten, the list is gone; a token that is not one is refused in words.
+    await page.locator("#mail-token-forget").click();
+    expect(await rows.count()).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('floodgate.adminToken')")).toBeNull();
+    await page.locator("#mail-token").fill("not-a-token");
+    await page.locator("#mail-token-use").click();
+    await eventually(
+      async () => /^The token was refused/.test((await page.locator("#mail-status").textContent()) ?? ""),
+      10_000,
+      "the bad token refused",
+    );
+    // The only failure is that refusal.
+    for (const problem of problems.all()) expect(problem).toMatch(/401.*\/admin\/mail/);
+    problems.clear();
+    await page.locator("#mail-token-forget").click();
+
+    // Back to the live figures.
+    await page.locator("#tab-overview").click();
+    await page.locator("#layout").waitFor({ state: "visible" });
+    expect(await page.locator("#mail-view").isVisible()).toBe(false);
+  }, 90_000);
 
   it("says so when the stream drops, then reconnects and carries on", async () => {
     await page.locator('#connection[data-state="live"]').waitFor();

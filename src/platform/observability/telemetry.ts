@@ -30,9 +30,39 @@ export interface TelemetrySample {
   readonly eventLoopLagMs: number;
   /** Stock units per SKU in an active sale: available / reserved / sold. */
   readonly stock: Readonly<Record<string, { available: number; reserved: number; sold: number }>>;
-  /** Cumulative orders by outcome or status since start. */
+  /** Cumulative order requests by intake outcome since start, and `stored`: orders the worker stored. */
   readonly orders: Readonly<Record<string, number>>;
+  /**
+   * Orders that entered each status in this process since it started: `created` is orders stored,
+   * the others transitions applied (committed). An order counts once in every status it passed.
+   */
+  readonly orderStatuses: Readonly<Record<SampledOrderStatus, number>>;
+  /** The same, per second over the interval: orders by status over time. */
+  readonly orderStatusesPerSecond: Readonly<Record<SampledOrderStatus, number>>;
+  /** Cumulative payments by outcome (`payments_total`): opened, succeeded, failed, flagged, refunded. */
+  readonly payments: Readonly<Record<string, number>>;
+  /** Cumulative emails the mail server accepted, by kind (`notifications_emails_sent_total`). */
+  readonly emailsSent: Readonly<Record<string, number>>;
+  /** Cumulative failed attempts to send an email (retried), by kind. */
+  readonly emailAttemptsFailed: Readonly<Record<string, number>>;
+  /** Cumulative loyalty points awarded for completed orders and taken back from refunded ones. */
+  readonly loyaltyPoints: { readonly awarded: number; readonly reversed: number };
 }
+
+/**
+ * The statuses an order enters after intake, in the order of its life. `created` counts orders
+ * stored (`orders_stored_total`), the others applied transitions (`orders_transitions_total{to}`).
+ */
+export const SAMPLED_ORDER_STATUSES = [
+  "created",
+  "paid",
+  "shipped",
+  "completed",
+  "cancelled",
+  "refunded",
+] as const;
+
+export type SampledOrderStatus = (typeof SAMPLED_ORDER_STATUSES)[number];
 
 const LOOP_RESOLUTION_MS = 10;
 
@@ -132,8 +162,30 @@ export class TelemetrySampler {
     const orders: Record<string, number> = {};
     for (const v of intake) orders[String(v.labels.outcome)] = v.value;
     orders.stored = counters.get("stored") ?? 0;
-    for (const v of await this.values("orders_cancelled_total"))
-      orders[`cancelled_${v.labels.reason}`] = v.value;
+    // Orders by the status they entered: stored ones are `created`, the rest applied transitions.
+    const transitions = await this.values("orders_transitions_total");
+    for (const status of SAMPLED_ORDER_STATUSES) {
+      if (status === "created") counters.set("status_created", counters.get("stored") ?? 0);
+      else sum(transitions, `status_${status}`, (l) => l.to === status);
+    }
+    const byLabel = (values: Values, label: string) => {
+      const counts: Record<string, number> = {};
+      for (const v of values) {
+        const key = String(v.labels[label]);
+        counts[key] = (counts[key] ?? 0) + v.value;
+      }
+      return counts;
+    };
+    const payments = byLabel(await this.values("payments_total"), "outcome");
+    const emailsSent = byLabel(await this.values("notifications_emails_sent_total"), "kind");
+    const emailAttemptsFailed = byLabel(
+      await this.values("notifications_email_attempts_failed_total"),
+      "kind",
+    );
+    const loyaltyPoints = {
+      awarded: (await this.values("loyalty_points_awarded_total")).reduce((sum, v) => sum + v.value, 0),
+      reversed: (await this.values("loyalty_points_reversed_total")).reduce((sum, v) => sum + v.value, 0),
+    };
 
     const stock: Record<string, { available: number; reserved: number; sold: number }> = {};
     for (const v of await this.values("inventory_stock_units")) {
@@ -173,6 +225,12 @@ export class TelemetrySampler {
       eventLoopLagMs: this.eventLoopLagMs(),
       stock,
       orders,
+      orderStatuses: perStatus((status) => counters.get(`status_${status}`) ?? 0),
+      orderStatusesPerSecond: perStatus((status) => rate(`status_${status}`)),
+      payments,
+      emailsSent,
+      emailAttemptsFailed,
+      loyaltyPoints,
     };
     this.loopDelay.reset();
     this.previous = counters;
@@ -181,4 +239,11 @@ export class TelemetrySampler {
     if (this.samples.length > this.capacity) this.samples.shift();
     for (const listener of this.listeners) listener(sample);
   }
+}
+
+function perStatus(value: (status: SampledOrderStatus) => number): Record<SampledOrderStatus, number> {
+  return Object.fromEntries(SAMPLED_ORDER_STATUSES.map((status) => [status, value(status)])) as Record<
+    SampledOrderStatus,
+    number
+  >;
 }
