@@ -32,7 +32,7 @@ export const loyaltyService: ServiceModule<LoyaltyApi> = {
       group: "loyalty.on-orders",
       database: () => db,
       schema: "loyalty",
-      handle: (event, tx) => handlers.onOrderEvent(event, tx),
+      handle: (event, tx, afterCommit) => handlers.onOrderEvent(event, tx, afterCommit),
       logger,
       metrics,
     });

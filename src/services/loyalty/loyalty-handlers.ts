@@ -13,6 +13,8 @@ export class UnusableEventError extends Error {
 }
 
 type OrderFacts = OrderEventData["order.completed"];
+/** The consumer's hook for work that must wait until the event's transaction committed. */
+type AfterCommit = (work: () => Promise<void>) => void;
 
 /**
  * Points follow the order: awarded when it completes, taken back when it is refunded. Each
@@ -47,13 +49,16 @@ export class LoyaltyHandlers {
     );
   }
 
-  /** `orders.events` */
-  async onOrderEvent(event: DomainEvent, tx: TransactionSql): Promise<void> {
-    if (event.type === "order.completed") return this.award(event, tx);
-    if (event.type === "order.refunded") return this.reverse(event, tx);
+  /**
+   * `orders.events`. The counters move in `afterCommit`: an attempt that rolls back and is
+   * retried must not count its points twice.
+   */
+  async onOrderEvent(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
+    if (event.type === "order.completed") return this.award(event, tx, afterCommit);
+    if (event.type === "order.refunded") return this.reverse(event, tx, afterCommit);
   }
 
-  private async award(event: DomainEvent, tx: TransactionSql): Promise<void> {
+  private async award(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
     const order = factsOf(event);
     await lockOrder(tx, order.orderId);
     // A refund is final: a completion applied after it earns nothing more. Either the refund was
@@ -61,20 +66,24 @@ export class LoyaltyHandlers {
     // before it completed and earns none.
     if (await PointsLedger.entryOf(tx, order.orderId, "reversal")) {
       if (await PointsLedger.entryOf(tx, order.orderId, "award")) {
-        this.entries.inc({ kind: "award", outcome: "duplicate" });
+        afterCommit(async () => {
+          this.entries.inc({ kind: "award", outcome: "duplicate" });
+        });
         return;
       }
-      this.entries.inc({ kind: "award", outcome: "skipped" });
+      afterCommit(async () => {
+        this.entries.inc({ kind: "award", outcome: "skipped" });
+      });
       this.options.logger.warn(
         { orderId: order.orderId, eventId: event.id },
         "not awarding points: the order was refunded before it completed",
       );
       return;
     }
-    await this.addAward(event, order, tx);
+    await this.addAward(event, order, tx, afterCommit);
   }
 
-  private async reverse(event: DomainEvent, tx: TransactionSql): Promise<void> {
+  private async reverse(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
     const order = factsOf(event);
     await lockOrder(tx, order.orderId);
     // Exactly what was awarded goes back, whatever the rate is now. A refund of a completed order
@@ -85,7 +94,7 @@ export class LoyaltyHandlers {
     // stops a late award.
     let award = await PointsLedger.entryOf(tx, order.orderId, "award");
     if (!award && (event.data as { from?: unknown }).from === "completed") {
-      await this.addAward(event, order, tx);
+      await this.addAward(event, order, tx, afterCommit);
       award = await PointsLedger.entryOf(tx, order.orderId, "award");
     }
     const points = award ? -award.points : 0;
@@ -99,12 +108,22 @@ export class LoyaltyHandlers {
       currency: order.currency,
       eventId: event.id,
     });
-    this.entries.inc({ kind: "reversal", outcome: added ? "added" : "duplicate" });
-    if (added) this.reversed.inc(-points);
+    afterCommit(async () => {
+      this.entries.inc({ kind: "reversal", outcome: added ? "added" : "duplicate" });
+    });
+    if (added)
+      afterCommit(async () => {
+        this.reversed.inc(-points);
+      });
   }
 
   /** The order's award at today's rate, unless it has one; `event` is the one that earned it. */
-  private async addAward(event: DomainEvent, order: OrderFacts, tx: TransactionSql): Promise<void> {
+  private async addAward(
+    event: DomainEvent,
+    order: OrderFacts,
+    tx: TransactionSql,
+    afterCommit: AfterCommit,
+  ): Promise<void> {
     const points = pointsFor(order.amountCents, this.options.pointsPerCurrencyUnit);
     const added = await PointsLedger.add(tx, {
       id: this.options.ids.next(0),
@@ -116,8 +135,13 @@ export class LoyaltyHandlers {
       currency: order.currency,
       eventId: event.id,
     });
-    this.entries.inc({ kind: "award", outcome: added ? "added" : "duplicate" });
-    if (added) this.awarded.inc(points);
+    afterCommit(async () => {
+      this.entries.inc({ kind: "award", outcome: added ? "added" : "duplicate" });
+    });
+    if (added)
+      afterCommit(async () => {
+        this.awarded.inc(points);
+      });
   }
 }
 
