@@ -42,6 +42,11 @@ describe("compose.yaml", () => {
         "orders-intake-1",
         "orders-intake-2",
         "orders-worker",
+        "payments",
+        "fulfillment",
+        "notifications",
+        "loyalty",
+        "payment-simulator",
         "migrate",
         "redis",
         "nats",
@@ -58,7 +63,7 @@ describe("compose.yaml", () => {
   });
 
   it("runs every Floodgate role from the one image, with settings Floodgate accepts", () => {
-    expect(floodgate.length).toBe(8);
+    expect(floodgate.length).toBe(13);
     for (const [name, service] of floodgate) {
       expect(service.build, name).toBeDefined();
       const config = loadConfig({ env: service.environment! });
@@ -68,7 +73,10 @@ describe("compose.yaml", () => {
   });
 
   it("starts the services after the migrations and the servers they need", () => {
-    for (const [name, service] of floodgate.filter(([name]) => name !== "migrate")) {
+    // The migrations themselves, and the payment simulator (a stand-in provider, no database or queue), need neither.
+    for (const [name, service] of floodgate.filter(
+      ([name]) => name !== "migrate" && name !== "payment-simulator",
+    )) {
       expect(service.depends_on?.migrate?.condition, name).toBe("service_completed_successfully");
       expect(service.depends_on?.nats?.condition, name).toBe("service_healthy");
     }

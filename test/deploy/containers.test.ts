@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { TokenService } from "../../src/platform/auth/tokens.js";
+import { SERVICE_NAMES } from "../../src/platform/config/settings.js";
 import { freePort } from "../support/child-server.js";
 import { serverAvailable, servers } from "../support/infra.js";
 import { deleteStreams } from "../support/nats-streams.js";
@@ -291,12 +292,17 @@ describe.skipIf(!podmanUp)("the container image", () => {
         }
         const at = (name: string) => `http://127.0.0.1:${ports.get(name)}`;
         const internalAt = (name: string) => `http://127.0.0.1:${internalPorts.get(name)}`;
+        // Each service at the Deployment that serves it (orders: its intakes).
+        const serviceUrls = (where: (deployment: string) => string) =>
+          SERVICE_NAMES.map(
+            (service) => `${service}=${where(service === "orders" ? "orders-intake" : service)}`,
+          ).join(",");
         // What a cluster would provide and podman does not: Service names (here host ports) and the
         // servers (here the host's, each under a prefix of this run's own).
         const cluster: Record<string, string> = {
-          FLOODGATE_SERVICE_URLS: `catalog=${at("catalog")},inventory=${at("inventory")},sales=${at("sales")},orders=${at("orders-intake")}`,
+          FLOODGATE_SERVICE_URLS: serviceUrls(at),
           // One host network: the pods' internal ports differ, where a cluster's would all be 8081.
-          FLOODGATE_INTERNAL_SERVICE_URLS: `catalog=${internalAt("catalog")},inventory=${internalAt("inventory")},sales=${internalAt("sales")},orders=${internalAt("orders-intake")}`,
+          FLOODGATE_INTERNAL_SERVICE_URLS: serviceUrls(internalAt),
           FLOODGATE_DATABASE_URLS: database.url,
           FLOODGATE_QUEUE_URL: servers.nats.url,
           FLOODGATE_QUEUE_PREFIX: prefix,

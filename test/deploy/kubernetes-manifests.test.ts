@@ -20,7 +20,18 @@ const MODELS: Record<string, () => Promise<Model>> = {
     (await import("@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject")).ScaledObject,
 };
 
-const ROLES = ["gateway", "catalog", "sales", "inventory", "orders-intake", "orders-worker"];
+const ROLES = [
+  "gateway",
+  "catalog",
+  "sales",
+  "inventory",
+  "orders-intake",
+  "orders-worker",
+  "payments",
+  "fulfillment",
+  "notifications",
+  "loyalty",
+];
 const floodgate = (manifest: Manifest) =>
   manifest.metadata.labels?.["app.kubernetes.io/part-of"] === "floodgate";
 
