@@ -47,6 +47,12 @@ export interface Database extends Sql {
   /** A human-readable name for logs and errors (e.g. `shard-0`); never contains a password. */
   readonly name: string;
   /**
+   * True when the whole process shares one session (PGlite): transactions and queries run one at
+   * a time, so a transaction held open (across a network or disk wait) holds up every other
+   * query of every service on this database. Absent or false: a pool of connections.
+   */
+  readonly singleSession?: boolean;
+  /**
    * Runs `work` in one transaction; commits when it resolves, rolls back when it throws.
    * Inside `work`, use `tx` only: calling this same Database (query, exec, transaction) from within
    * its own transaction throws, because on PGlite (one session) it would wait forever for the

@@ -66,6 +66,7 @@ export async function openPgliteDatabase(options: PgliteDatabaseOptions): Promis
 class PgliteDatabase implements Database {
   private readonly ownTransaction: OwnTransactionGuard;
   private closing: Promise<void> | undefined;
+  readonly singleSession = true;
 
   constructor(
     readonly name: string,

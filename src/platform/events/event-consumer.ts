@@ -102,10 +102,109 @@ export class EventConsumer {
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
-      // One at a time, in the order fetched; a redelivery may still come after later events about
-      // the same thing, so handlers never rely on order (docs/order-lifecycle.md).
-      for (const delivery of deliveries) await this.handle(delivery);
+      // In the order fetched; a redelivery may still come after later events about the same
+      // thing, so handlers never rely on order (docs/order-lifecycle.md).
+      await this.handleBatch(deliveries);
     }
+  }
+
+  /**
+   * A fetched batch: the events bound for one database are applied in one transaction (each with
+   * its processed key, in the order fetched), then each one's after-commit work runs and the
+   * messages are acked. One transaction per batch instead of per event is what lets a consumer
+   * keep up on a single-session database (PGlite), where every transaction of the process queues
+   * behind the others. If that transaction fails for any reason, nothing of it committed, and its
+   * events are handled again one at a time, each in its own transaction with its own retries:
+   * one failing event never holds back or poisons the others.
+   */
+  private async handleBatch(deliveries: readonly Delivery[]): Promise<void> {
+    const byDatabase = new Map<Database, { event: DomainEvent; delivery: Delivery }[]>();
+    for (const delivery of deliveries) {
+      const event = decodeEvent(delivery.data);
+      // Malformed: handled alone (given back until dead-lettered).
+      if (!event) {
+        await this.handle(delivery);
+        continue;
+      }
+      let database: Database;
+      try {
+        database = this.options.database(event);
+      } catch {
+        await this.handle(delivery);
+        continue;
+      }
+      const items = byDatabase.get(database) ?? [];
+      items.push({ event, delivery });
+      byDatabase.set(database, items);
+    }
+    for (const [database, items] of byDatabase) {
+      if (items.length === 1) {
+        await this.handle(items[0]!.delivery);
+        continue;
+      }
+      let applied: { delivery: Delivery; fresh: boolean; committed: (() => Promise<void>)[] }[];
+      try {
+        applied = await database.transaction(async (tx) => {
+          const done = [];
+          for (const { event, delivery } of items) {
+            const committed: (() => Promise<void>)[] = [];
+            const fresh = await this.recordAndHandle(event, tx, committed);
+            done.push({ delivery, fresh, committed });
+          }
+          return done;
+        });
+      } catch (error) {
+        this.options.logger.debug(
+          { err: error, group: this.options.group, events: items.length },
+          "a batch of events failed; handling them one at a time",
+        );
+        for (const { delivery } of items) await this.handle(delivery);
+        continue;
+      }
+      const { group, logger, retryBaseMs = 200, retryCapMs = 30_000 } = this.options;
+      // Each event's after-commit work, in the order applied; then the acks, together.
+      const giveBack = async (delivery: Delivery, error: unknown) => {
+        // Its effects committed: given back, it comes again as a duplicate, and that is acked.
+        this.processed.inc({ group, outcome: "failed" });
+        logger.warn(
+          { err: error, group, messageId: delivery.id },
+          "finishing an applied event failed; it will come again",
+        );
+        await delivery.nak(backoffWithJitter(delivery.attempt, retryBaseMs, retryCapMs)).catch(() => {});
+      };
+      const finished: { delivery: Delivery; fresh: boolean }[] = [];
+      for (const { delivery, fresh, committed } of applied) {
+        try {
+          for (const work of committed) await work();
+          finished.push({ delivery, fresh });
+        } catch (error) {
+          await giveBack(delivery, error);
+        }
+      }
+      await Promise.all(
+        finished.map(({ delivery, fresh }) =>
+          delivery.ack().then(
+            () => this.processed.inc({ group, outcome: fresh ? "applied" : "duplicate" }),
+            (error: unknown) => giveBack(delivery, error),
+          ),
+        ),
+      );
+    }
+  }
+
+  /** Records the event as processed and applies it in `tx`; false (nothing applied) for a duplicate. */
+  private async recordAndHandle(
+    event: DomainEvent,
+    tx: TransactionSql,
+    committed: (() => Promise<void>)[],
+  ): Promise<boolean> {
+    const fresh = await tx.query(
+      `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [event.id, event.type],
+    );
+    if (fresh.length === 0) return false;
+    await this.options.handle(event, tx, (work) => committed.push(work));
+    return true;
   }
 
   private async handle(delivery: Delivery): Promise<void> {
@@ -164,15 +263,9 @@ export class EventConsumer {
   private async apply(event: DomainEvent, delivery: Delivery): Promise<void> {
     const { group } = this.options;
     const committed: (() => Promise<void>)[] = [];
-    const applied = await this.options.database(event).transaction(async (tx) => {
-      const fresh = await tx.query(
-        `INSERT INTO ${this.table} (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
-        [event.id, event.type],
-      );
-      if (fresh.length === 0) return false;
-      await this.options.handle(event, tx, (work) => committed.push(work));
-      return true;
-    });
+    const applied = await this.options
+      .database(event)
+      .transaction((tx) => this.recordAndHandle(event, tx, committed));
     for (const work of committed) await work();
     await delivery.ack();
     this.processed.inc({ group, outcome: applied ? "applied" : "duplicate" });

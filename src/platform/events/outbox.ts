@@ -11,6 +11,8 @@ export interface OutboxEntry {
 
 const SCHEMA_NAME = /^[a-z][a-z0-9_]*$/;
 
+type OutboxRow = { id: string; topic: string; event: unknown };
+
 /** Table names are built from a service's schema name (never from input): checked all the same. */
 function outboxTable(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`not a schema name: ${schema}`);
@@ -54,6 +56,7 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly table: string;
+  private passing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = outboxTable(options.schema);
@@ -76,24 +79,51 @@ export class OutboxRelay {
   }
 
   /** Relays what is in the outbox now; resolves to the number of events appended. */
-  async relayOnce(): Promise<number> {
-    const { db, stream, batch = 500 } = this.options;
-    return db.transaction(async (tx) => {
-      const rows = await tx.query<{ id: string; topic: string; event: unknown }>(
-        `SELECT id::text AS id, topic, event FROM ${this.table} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+  relayOnce(): Promise<number> {
+    // One pass at a time per relay (the loop and a caller may overlap).
+    const pass = this.passing.then(() => this.relayPass());
+    this.passing = pass.catch(() => {});
+    return pass;
+  }
+
+  private async relayPass(): Promise<number> {
+    const { db, batch = 500 } = this.options;
+    if (db.singleSession) {
+      // One session for the whole process (PGlite): a transaction held open across the appends
+      // would hold up every other query of every service on this database for their durable
+      // writes. Nothing else can relay this outbox meanwhile (the embedded database is this
+      // process's alone, and passes do not overlap), so the rows need no lock: read, append,
+      // delete. A crash between the append and the delete appends them again, as it always could.
+      const rows = await db.query<OutboxRow>(
+        `SELECT id, topic, event FROM ${this.table} ORDER BY id LIMIT $1`,
         [batch],
       );
       if (rows.length === 0) return 0;
-      // Appended in order; each append is durable before the rows go.
-      await Promise.all(
-        rows.map((row) => {
-          const event = (typeof row.event === "string" ? JSON.parse(row.event) : row.event) as DomainEvent;
-          return stream.append(row.topic, encodeEvent(event), { dedupId: event.id });
-        }),
+      await this.append(rows);
+      await db.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
+      return rows.length;
+    }
+    return db.transaction(async (tx) => {
+      const rows = await tx.query<OutboxRow>(
+        `SELECT id, topic, event FROM ${this.table} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [batch],
       );
+      if (rows.length === 0) return 0;
+      await this.append(rows);
       await tx.query(`DELETE FROM ${this.table} WHERE id = ANY($1::bigint[])`, [rows.map((row) => row.id)]);
       return rows.length;
     });
+  }
+
+  /** Appended in order; each append is durable before the rows go. */
+  private async append(rows: readonly OutboxRow[]): Promise<void> {
+    const { stream } = this.options;
+    await Promise.all(
+      rows.map((row) => {
+        const event = (typeof row.event === "string" ? JSON.parse(row.event) : row.event) as DomainEvent;
+        return stream.append(row.topic, encodeEvent(event), { dedupId: event.id });
+      }),
+    );
   }
 
   private async run(): Promise<void> {
