@@ -85,19 +85,20 @@ export class OrderLifecycleHandlers {
       case "shipment.created": {
         const order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "shipped", "shipment_created", "no such order");
-        await this.apply(tx, afterCommit, order, {
-          to: "shipped",
-          cause: "shipment_created",
-          detail: { trackingNumber: data.trackingNumber },
-          events: (shipped) => [
-            orderEvent("order.shipped", shipped, { trackingNumber: data.trackingNumber }),
-          ],
-        });
+        // Its delivery overtook it (a redelivery) and shipped the order already: nothing to do.
+        if (order.status === "completed" && order.history.some((entry) => entry.status === "shipped")) return;
+        await this.apply(tx, afterCommit, order, this.shipped(data));
         return;
       }
       case "shipment.delivered": {
-        const order = await OrderStore.forUpdate(tx, data.orderId);
+        let order = await OrderStore.forUpdate(tx, data.orderId);
         if (!order) return this.refuse(event, "completed", "delivered", "no such order");
+        if (order.status === "paid") {
+          // The delivery overtook its shipment.created (one of them was redelivered): a delivered
+          // parcel was shipped, so the order passes through shipped first, as the machine says.
+          await this.apply(tx, afterCommit, order, this.shipped(data));
+          order = (await OrderStore.forUpdate(tx, data.orderId)) ?? order;
+        }
         await this.apply(tx, afterCommit, order, {
           to: "completed",
           cause: "delivered",
@@ -106,6 +107,15 @@ export class OrderLifecycleHandlers {
         return;
       }
     }
+  }
+
+  private shipped(data: FulfillmentEventData["shipment.created"] | FulfillmentEventData["shipment.delivered"]) {
+    return {
+      to: "shipped",
+      cause: "shipment_created",
+      detail: { trackingNumber: data.trackingNumber },
+      events: (shipped: Order) => [orderEvent("order.shipped", shipped, { trackingNumber: data.trackingNumber })],
+    } satisfies OrderTransition;
   }
 
   private async apply(
