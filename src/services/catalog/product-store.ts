@@ -76,7 +76,7 @@ export class ProductStore {
   /** A page in id order after `afterId` (keyset pagination: cost does not grow with the page number). */
   async page(limit: number, afterId: string | undefined): Promise<Product[]> {
     const rows = await this.db.query<ProductRow>(
-      `SELECT ${COLUMNS} FROM catalog.products WHERE id > $1 ORDER BY id LIMIT $2`,
+      `SELECT ${COLUMNS} FROM catalog.products WHERE id > $1 ORDER BY products.id LIMIT $2`,
       [afterId ?? "0", limit],
     );
     return rows.map(toProduct);

@@ -75,7 +75,7 @@ export const PointsLedger = {
               currency, created_at AS "createdAt"
          FROM loyalty.points_entries
         WHERE user_id = $1 AND ($3::bigint IS NULL OR id < $3::bigint)
-        ORDER BY id DESC LIMIT $2`,
+        ORDER BY points_entries.id DESC LIMIT $2`,
       [userId, limit, beforeId ?? null],
     );
     return rows.map((row) => ({ ...row, amountCents: Number(row.amountCents) }));

@@ -125,7 +125,7 @@ export const EmailStore = {
         WHERE ($2::bigint IS NULL OR id < $2::bigint)
           AND ($3::text IS NULL OR kind = $3)
           AND ($4::text IS NULL OR order_id = $4)
-        ORDER BY id DESC LIMIT $1`,
+        ORDER BY emails.id DESC LIMIT $1`,
       [query.limit, query.beforeId ?? null, query.kind ?? null, query.orderId ?? null],
     );
   },

@@ -191,7 +191,7 @@ export class OrderStore {
 
   async byUser(userId: string, limit: number, beforeId: string | undefined): Promise<Order[]> {
     const rows = await this.db.query<OrderRow>(
-      `SELECT ${COLUMNS} FROM orders.orders WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+      `SELECT ${COLUMNS} FROM orders.orders WHERE user_id = $1 AND id < $2 ORDER BY orders.id DESC LIMIT $3`,
       [userId, beforeId ?? "9223372036854775807", limit],
     );
     return rows.map(toOrder);
@@ -205,11 +205,11 @@ export class OrderStore {
     const before = beforeId ?? "9223372036854775807";
     const rows = status
       ? await this.db.query<OrderRow>(
-          `SELECT ${COLUMNS} FROM orders.orders WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+          `SELECT ${COLUMNS} FROM orders.orders WHERE status = $1 AND id < $2 ORDER BY orders.id DESC LIMIT $3`,
           [status, before, limit],
         )
       : await this.db.query<OrderRow>(
-          `SELECT ${COLUMNS} FROM orders.orders WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+          `SELECT ${COLUMNS} FROM orders.orders WHERE id < $1 ORDER BY orders.id DESC LIMIT $2`,
           [before, limit],
         );
     return rows.map(toOrder);

@@ -180,7 +180,7 @@ export const PaymentStore = {
     const rows = await sql.query<PaymentRow>(
       `SELECT ${COLUMNS} FROM payments.payments
        ${conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : ""}
-       ORDER BY id DESC LIMIT $${params.length}`,
+       ORDER BY payments.id DESC LIMIT $${params.length}`,
       params,
     );
     return rows.map(toPayment);

@@ -78,7 +78,7 @@ export class SaleStore {
       ends_after: unknown;
     }>(
       `SELECT changed_at, changed_by, stock_before, stock_after, ends_before, ends_after
-       FROM sales.sale_changes WHERE sku = $1 ORDER BY id DESC LIMIT $2`,
+       FROM sales.sale_changes WHERE sku = $1 ORDER BY sale_changes.id DESC LIMIT $2`,
       [sku, limit],
     );
     return rows.map((row) => ({
