@@ -109,12 +109,16 @@ export class OrderLifecycleHandlers {
     }
   }
 
-  private shipped(data: FulfillmentEventData["shipment.created"] | FulfillmentEventData["shipment.delivered"]) {
+  private shipped(
+    data: FulfillmentEventData["shipment.created"] | FulfillmentEventData["shipment.delivered"],
+  ) {
     return {
       to: "shipped",
       cause: "shipment_created",
       detail: { trackingNumber: data.trackingNumber },
-      events: (shipped: Order) => [orderEvent("order.shipped", shipped, { trackingNumber: data.trackingNumber })],
+      events: (shipped: Order) => [
+        orderEvent("order.shipped", shipped, { trackingNumber: data.trackingNumber }),
+      ],
     } satisfies OrderTransition;
   }
 
