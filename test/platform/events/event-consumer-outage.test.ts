@@ -96,11 +96,13 @@ describe("an event consumer through a database outage", () => {
     expect((await stream.stats("things")).deadLetters).toBe(0);
   }, 60_000);
 
-  it("still dead-letters an event whose handler fails for its own reasons", async () => {
+  it("still dead-letters an event whose handler fails for its own reasons, and applies it once when replayed after the fix", async () => {
     const event = newEvent("thing.broken", { n: 2 });
     await stream.append("broken-things", encodeEvent(event));
-    const running = consumer("broken-things", db, async () => {
-      throw new Error("this event cannot be applied");
+    let fixed = false;
+    const running = consumer("broken-things", db, async (e, tx) => {
+      if (!fixed) throw new Error("this event cannot be applied");
+      await tx.query("INSERT INTO shop.effects (event_id) VALUES ($1)", [e.id]);
     });
     running.start();
     try {
@@ -109,8 +111,24 @@ describe("an event consumer through a database outage", () => {
         30_000,
         "a dead letter",
       );
+      // The operator ships the fix, then replays the dead letters (`floodgate dlq replay`).
+      fixed = true;
+      expect((await stream.replayDeadLetters("broken-things", "all")).replayed).toBe(1);
+      await eventually(
+        async () =>
+          (await db.query("SELECT 1 FROM shop.effects WHERE event_id = $1", [event.id])).length === 1,
+        30_000,
+        "the replayed event applied",
+      );
+      // A second replay of the same event (an operator's retry) changes nothing.
+      await stream.append("broken-things", encodeEvent(event));
+      await eventually(async () => (await running.lag()) === 0, 30_000, "the copy handled");
     } finally {
       await running.stop();
     }
+    expect(await db.query("SELECT event_id FROM shop.effects WHERE event_id = $1", [event.id])).toHaveLength(
+      1,
+    );
+    expect((await stream.stats("broken-things")).deadLetters).toBe(0);
   }, 60_000);
 });
