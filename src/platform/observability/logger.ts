@@ -3,8 +3,6 @@ import { activeTraceIds } from "./tracing.js";
 
 export type { Logger };
 
-const NO_FIELDS = {};
-
 /**
  * Structured JSON logs on stdout; one child logger per service carries `service` on every line.
  * While tracing is on, a line written inside a span carries its `trace_id` and `span_id`, so a
@@ -19,7 +17,9 @@ export function createLogger(
     level,
     base: { pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: () => activeTraceIds() ?? NO_FIELDS,
+    // A new object every time: pino merges each line's fields into what the mixin returns
+    // (Object.assign), so a shared constant would collect every field ever logged.
+    mixin: () => activeTraceIds() ?? {},
   };
   return destination ? pino(options, destination) : pino(options);
 }
