@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { freePort } from "./child-server.js";
 import { isListening } from "./infra.js";
@@ -143,7 +143,20 @@ async function startOnPort(options: SpawnOptions, port: number): Promise<Spawned
       await start();
     },
     pause() {
-      if (isRunning()) child?.kill("SIGSTOP");
+      if (!isRunning() || !child?.pid) return;
+      child.kill("SIGSTOP");
+      // The stop lands asynchronously (a threaded server may answer one more request meanwhile):
+      // wait until the kernel reports the process stopped ("T" in /proc/<pid>/stat).
+      const stat = `/proc/${child.pid}/stat`;
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 200; i++) {
+        try {
+          if (/^\d+ \(.*\) T /.test(readFileSync(stat, "utf8"))) return;
+        } catch {
+          return;
+        }
+        Atomics.wait(pause, 0, 0, 5);
+      }
     },
     resume() {
       if (isRunning()) child?.kill("SIGCONT");
