@@ -380,7 +380,7 @@ function withInfra(infra: Infra, targetEnv: Record<string, string>): Record<stri
 }
 
 /** `--target-env NAME=value` pairs: FLOODGATE_* settings only, pointing at 127.0.0.1 if at a server. */
-function parseTargetEnv(pairs: readonly string[]): Record<string, string> {
+export function parseTargetEnv(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");

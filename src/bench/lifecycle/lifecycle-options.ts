@@ -1,4 +1,4 @@
-import { BenchOptionError, INFRA_PRESETS, INFRAS, type Infra } from "../options.js";
+import { BenchOptionError, INFRA_PRESETS, INFRAS, type Infra, parseTargetEnv } from "../options.js";
 
 /** `floodgate bench lifecycle`: the defaults the code applies (the help text prints them). */
 export const LIFECYCLE_DEFAULTS = {
@@ -72,25 +72,6 @@ function integer(name: string, text: string, min: number, max: number): number {
 
 const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** `--target-env NAME=value`: FLOODGATE_* only, and servers on 127.0.0.1 only. */
-export function parseLifecycleTargetEnv(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    const name = eq > 0 ? pair.slice(0, eq) : "";
-    if (!/^FLOODGATE_[A-Z_]+$/.test(name)) {
-      throw new BenchOptionError(`--target-env takes FLOODGATE_NAME=value, got "${pair}"`);
-    }
-    const value = pair.slice(eq + 1);
-    const hosts = [...value.matchAll(/:\/\/(?:[^@/]*@)?([^:/,]+)/g)].map((match) => match[1]);
-    if (hosts.some((host) => host !== "127.0.0.1" && host !== "localhost")) {
-      throw new BenchOptionError(`--target-env ${name}: the bench only drives servers on 127.0.0.1`);
-    }
-    env[name] = value;
-  }
-  return env;
-}
-
 export function resolveLifecycleOptions(raw: RawLifecycleOptions): LifecycleOptions {
   for (const name of NOT_FOR_LIFECYCLE) {
     if ((raw as Readonly<Record<string, unknown>>)[name] !== undefined)
@@ -115,7 +96,7 @@ export function resolveLifecycleOptions(raw: RawLifecycleOptions): LifecycleOpti
     throw new BenchOptionError(`unknown --infra "${raw.infra}": expected ${INFRAS.join(" or ")}`);
   const targetEnv: Record<string, string> = {
     ...INFRA_PRESETS[infra],
-    ...parseLifecycleTargetEnv(raw.targetEnv ?? []),
+    ...parseTargetEnv(raw.targetEnv ?? []), // the other scenarios' rule: FLOODGATE_* only, servers on 127.0.0.1
   };
   const carrierSeconds = integer(
     "target-env FLOODGATE_CARRIER_DELIVERY_SECONDS",
