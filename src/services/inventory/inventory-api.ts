@@ -1,10 +1,10 @@
-import { LRUCache } from "lru-cache";
 import { AppError } from "../../platform/errors/catalogue.js";
 import type {
   StockLevels as BookLevels,
   ReservationBook,
 } from "../../platform/reservations/reservation-book.js";
 import type { InventoryApi, StockLevels, StockTerms } from "./api.js";
+import { NoSaleSkus } from "./no-sale-skus.js";
 import type { StockReconciliation } from "./reconciliation.js";
 import type { ReservationStore } from "./reservation-store.js";
 import type { StockLoader } from "./stock-loader.js";
@@ -19,13 +19,14 @@ export interface InventoryParts {
   readonly reconciliation: StockReconciliation;
   /** Held while this process's in-memory book is the database's only writer. */
   readonly lease?: WriterLease | undefined;
+  /** Unknown SKUs remembered briefly; given by tests that watch its size. */
+  readonly noSale?: NoSaleSkus;
 }
 
 /** The inventory's operations, as other services call them (in-process or over HTTP). */
 export function createInventoryApi(parts: InventoryParts): InventoryApi {
   const { book, store, loader, reservations, reconciliation, lease } = parts;
-  /** SKUs the record has no sale for, remembered briefly (and boundedly: buyers choose the SKU). */
-  const noSale = new LRUCache<string, true>({ max: 10_000, ttl: 1000 });
+  const noSale = parts.noSale ?? new NoSaleSkus();
   return {
     async defineStock(terms: StockTerms) {
       if (Date.parse(terms.endsAt) <= Date.parse(terms.startsAt)) throw new AppError("invalid_sale_window");
@@ -38,7 +39,7 @@ export function createInventoryApi(parts: InventoryParts): InventoryApi {
         }
         throw new AppError("sale_exists", `Stock for SKU "${terms.sku}" is already on sale.`);
       }
-      noSale.delete(terms.sku);
+      noSale.forget(terms.sku);
       await book.defineSale(terms);
       return publicLevels((await book.levels(terms.sku))!);
     },
@@ -56,7 +57,7 @@ export function createInventoryApi(parts: InventoryParts): InventoryApi {
             `${change.held} units of "${sku}" are sold or reserved; the stock cannot go below that.`,
           );
       }
-      noSale.delete(sku);
+      noSale.forget(sku);
       await loader.reload(sku, change.epochBefore);
       const levels = await book.levels(sku);
       if (!levels) throw new AppError("unavailable", "The sale changed but could not be read back.", 1);
@@ -68,7 +69,7 @@ export function createInventoryApi(parts: InventoryParts): InventoryApi {
         throw new AppError("unavailable", "This inventory process lost its writer lease.", 1);
       if (noSale.has(request.sku)) return { outcome: "refused", reason: "no_sale", available: 0 };
       const result = await reservations.reserve(request);
-      if (result.outcome === "refused" && result.reason === "no_sale") noSale.set(request.sku, true);
+      if (result.outcome === "refused" && result.reason === "no_sale") noSale.remember(request.sku);
       return result;
     },
 
