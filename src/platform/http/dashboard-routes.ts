@@ -22,6 +22,13 @@ const ASSET_CONTENT_TYPES: Readonly<Record<string, string>> = {
 const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 
 /**
+ * A request for an asset the last listing did not have lists assets/ again, so a rebuild while the
+ * server runs is served without a restart; but at most this often, so a flood of made-up names
+ * costs one listing a second, not one each.
+ */
+const ASSET_RELIST_MS = 1000;
+
+/**
  * The page loads only its own scripts, styles and the same-origin telemetry endpoints; a
  * dependency that tried to reach the network would be blocked (and show as a console error).
  */
@@ -49,6 +56,8 @@ const NOT_BUILT_PAGE = `<!doctype html>
 export interface DashboardRoutesOptions {
   /** The Vite output directory: index.html and assets/. */
   readonly distDir?: string;
+  /** The clock that spaces out listings of assets/ (tests pass their own). */
+  readonly now?: () => number;
 }
 
 /**
@@ -61,13 +70,25 @@ export interface DashboardRoutesOptions {
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardRoutesOptions = {}): void {
   const distDir = options.distDir ?? DASHBOARD_DIST_DIR;
   const assetsDir = join(distDir, "assets");
+  const now = options.now ?? Date.now;
   let builtAssets: ReadonlySet<string> = new Set();
+  let listedAt = Number.NEGATIVE_INFINITY;
+  /** The listing under way, which concurrent misses share. */
+  let listing: Promise<ReadonlySet<string>> | undefined;
 
-  /** Re-lists assets/ on a miss, so a rebuild while the server runs is served without a restart. */
   const isBuiltAsset = async (name: string): Promise<boolean> => {
     if (builtAssets.has(name)) return true;
-    builtAssets = await listFiles(assetsDir);
-    return builtAssets.has(name);
+    if (listing === undefined && now() - listedAt < ASSET_RELIST_MS) return false;
+    listing ??= listFiles(assetsDir)
+      .then((names) => {
+        builtAssets = names;
+        listedAt = now();
+        return names;
+      })
+      .finally(() => {
+        listing = undefined;
+      });
+    return (await listing).has(name);
   };
 
   const servePage = async (_request: unknown, reply: FastifyReply) => {
