@@ -52,6 +52,9 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   route("/admin/mail", "notifications", READ, "admin"),
   route("/admin/mail/:id", "notifications", READ, "admin"),
   route("/admin/mail/:id/raw", "notifications", READ, "admin"),
+  // Every process answers it for itself; through the gateway, one inventory instance (the
+  // reservation ledger's memory is what the soak bench watches). Others: ask each on its own port.
+  route("/admin/diagnostics/memory", "inventory", READ, "admin"),
 ];
 
 export type RouteMatch =

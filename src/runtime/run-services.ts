@@ -4,6 +4,7 @@ import type { ServiceName } from "../platform/config/settings.js";
 import { runMigrations } from "../platform/db/migrations.js";
 import { AppError } from "../platform/errors/catalogue.js";
 import { registerDashboardRoutes } from "../platform/http/dashboard-routes.js";
+import { registerDiagnosticsRoutes } from "../platform/http/diagnostics-routes.js";
 import { registerQueueAdminRoutes } from "../platform/http/queue-admin-routes.js";
 import { createHttpServer } from "../platform/http/server.js";
 import { internalPath, type Operations } from "../platform/http/service-client.js";
@@ -80,6 +81,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
   registerTelemetryRoutes(app, sampler, TELEMETRY_INTERVAL_MS);
   registerDashboardRoutes(app);
   registerQueueAdminRoutes(app, { stream: platform.stream, tokens: platform.tokens });
+  registerDiagnosticsRoutes(app, { tokens: platform.tokens });
   const apis = new Map<ServiceName, Operations>();
   const { clients, close: closeClients } = createServiceClients(config, platform.tokens, apis);
   const started: { name: ServiceName; service: RunningService }[] = [];
