@@ -13,6 +13,7 @@ import {
   SCENARIOS,
 } from "./options.js";
 import { P99_AT_FRACTION } from "./report/build-report.js";
+import { SOAK_DEFAULTS } from "./soak/soak-options.js";
 
 const flashDefaults = SCENARIO_DEFAULTS["flash-sale"];
 const lengthOf = (scenario: keyof typeof SCENARIO_DEFAULTS) => {
@@ -42,6 +43,21 @@ Scenarios:
                 --buyers, --connections, --compare sync, --runs, --target-env, --infra, --out,
                 --json-only; servers: --target-env FLOODGATE_DATABASE_URLS=postgres://root@127.0.0.1:5432/test
                 FLOODGATE_QUEUE_URL=nats://127.0.0.1:4222 (each run gets databases of its own)
+  soak          --orders (${SOAK_DEFAULTS.orders.toLocaleString("en-US")}) accepted orders through ONE Floodgate (started with node
+                --expose-gc, no write ceiling) into one sale of --stock (${SOAK_DEFAULTS.stock.toLocaleString("en-US")}) units, from --buyers
+                (${SOAK_DEFAULTS.buyers.toLocaleString("en-US")}) buyers in turn (per-buyer limit ${SOAK_DEFAULTS.perUserLimit}), each request its own Idempotency-Key,
+                --connections (${SOAK_DEFAULTS.connections}) in flight. Every --every (${SOAK_DEFAULTS.every.toLocaleString("en-US")}, or --orders if fewer) accepted
+                orders: waits until all are stored, then reads heap and RSS after a forced GC
+                (GET /admin/diagnostics/memory) and inventory_sweep_seconds_total on /metrics (n/a when
+                absent). Restarts the target on the same data with no orders and at the end
+                (--restart-at-checkpoints: at every checkpoint too), timed until /readyz answers.
+                Reports bytes retained per stored order (the heap's slope from 200,000 orders, or a
+                fifth of a shorter run, to the end; target ≤ 16), whether the heap stays flat within
+                10 % over that window, the sweeper's ms per second per interval, and each restart's
+                time. Takes --orders, --every, --buyers, --stock, --connections,
+                --restart-at-checkpoints, --target-env, --infra, --out, --json-only; servers:
+                --target-env FLOODGATE_DATABASE_URLS=postgres://root@127.0.0.1:5432/test
+                FLOODGATE_QUEUE_URL=nats://127.0.0.1:4222 FLOODGATE_STOCK_URL=redis://127.0.0.1:6379
 
 Defaults per scenario:
   catalog-read  ${lengthOf("catalog-read")}, ${SCENARIO_DEFAULTS["catalog-read"].connections} connections, warm-up ${SCENARIO_DEFAULTS["catalog-read"].warmup} (every product is read once before the run anyway)
@@ -73,7 +89,8 @@ ${INFRAS.filter((name) => name !== "embedded")
 median); then every target is measured in the open model at f × that. The ${P99_AT_FRACTION.maxMs} ms p99 target
 is judged at f = ${P99_AT_FRACTION.fraction}.
 
-Results: <out>/<scenario>-<time>.json and .html (and .cpuprofile with --cpu-prof).
+Results: <out>/<scenario>-<time>.json and .html (and .cpuprofile with --cpu-prof); lifecycle and
+soak write .json and .md.
 Examples:
   floodgate bench flash-sale --compare ceiling,naive --runs 3
   floodgate bench catalog-read --duration 15 --compare ceiling
@@ -81,10 +98,11 @@ Examples:
   floodgate bench flash-sale --infra redis-jetstream --compare ceiling,naive --runs 3
   floodgate bench flash-sale --infra redis-jetstream --at-fraction-of-max ${P99_AT_FRACTION.fraction} --runs 3
   floodgate bench lifecycle --buyers 2000 --compare sync --runs 3
+  floodgate bench soak --orders 1000000 --every 100000
 `;
 
 const asScenario = (value: string) => {
-  if (value === "lifecycle") return value;
+  if (value === "lifecycle" || value === "soak") return value;
   try {
     return parseScenario(value);
   } catch (error) {
@@ -112,7 +130,7 @@ export function registerBenchCommand(program: Command): void {
     .description(
       "Measure Floodgate under load (and against baselines), check the invariants, write a report.",
     )
-    .argument("<scenario>", [...SCENARIOS, "lifecycle"].join(" | "), asScenario)
+    .argument("<scenario>", [...SCENARIOS, "lifecycle", "soak"].join(" | "), asScenario)
     .option("--duration <seconds>", "run for this long (default: per scenario, see below)")
     .option("--requests <n>", "send exactly this many requests instead of running for a time")
     .option("--connections <n>", "connections (closed model: concurrent clients; open model: the most used)")
@@ -120,12 +138,21 @@ export function registerBenchCommand(program: Command): void {
       "--rate <req/s>",
       "open model: send at this fixed rate whatever the answers (default: closed model)",
     )
-    .option("--stock <units>", "units on sale (flash-sale, mixed)")
+    .option("--stock <units>", "units on sale (flash-sale, mixed, soak)")
     .option("--users <n>", "distinct buyers, each with its own token and Idempotency-Key")
     .option(
       "--buyers <n>",
       `lifecycle: buyers who each order, pay and are mailed (default ${LIFECYCLE_DEFAULTS.buyers})`,
     )
+    .option(
+      "--orders <n>",
+      `soak: accepted orders to push through the one target (default ${SOAK_DEFAULTS.orders})`,
+    )
+    .option(
+      "--every <n>",
+      `soak: a checkpoint (heap after GC, RSS) every n accepted orders (default ${SOAK_DEFAULTS.every})`,
+    )
+    .option("--restart-at-checkpoints", "soak: also restart the target (timed) at every checkpoint")
     .option(
       "--warmup <requests>",
       "unmeasured requests first, so the target's JIT is warm (0 = measure a cold start)",
@@ -165,14 +192,19 @@ export function registerBenchCommand(program: Command): void {
     .option("--json-only", "print only the JSON result on stdout (progress still goes to stderr)")
     .option("--seed <n>", `seed of the request sequence (default ${COMMON_DEFAULTS.seed})`)
     .addHelpText("after", HELP_AFTER)
-    .action(async (scenario: ReturnType<typeof asScenario>, raw: RawBenchOptions & { buyers?: string }) => {
-      if (scenario === "lifecycle") return runLifecycleCommand(raw);
+    .action(async (scenario: ReturnType<typeof asScenario>, raw: RawBenchOptions & SoakOnlyOptions) => {
+      if (scenario === "lifecycle") {
+        if (refuseSoakOptions(raw, "lifecycle")) return;
+        return runLifecycleCommand(raw);
+      }
+      if (scenario === "soak") return runSoakCommand(raw);
       if (raw.buyers !== undefined) {
         process.stderr.write(
-          "floodgate bench: --buyers is an option of the lifecycle scenario (use --users)\n",
+          "floodgate bench: --buyers is an option of the lifecycle and soak scenarios (use --users)\n",
         );
         process.exit(2);
       }
+      if (refuseSoakOptions(raw, scenario)) return;
       let options: ReturnType<typeof resolveBenchOptions>;
       try {
         options = resolveBenchOptions(scenario, raw);
@@ -197,6 +229,47 @@ export function registerBenchCommand(program: Command): void {
         process.exit(2);
       }
     });
+}
+
+/** Options only the soak (and, for --buyers, lifecycle) scenario reads. */
+interface SoakOnlyOptions {
+  readonly buyers?: string;
+  readonly orders?: string;
+  readonly every?: string;
+  readonly restartAtCheckpoints?: boolean;
+}
+
+/** Exits 2 when a soak-only option is given to another scenario; true when it did. */
+function refuseSoakOptions(raw: SoakOnlyOptions, scenario: string): boolean {
+  const given = (["orders", "every", "restartAtCheckpoints"] as const).find(
+    (name) => raw[name] !== undefined,
+  );
+  if (given === undefined) return false;
+  const flag = `--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  process.stderr.write(`floodgate bench: ${flag} is an option of the soak scenario, not of ${scenario}\n`);
+  process.exit(2);
+  return true;
+}
+
+/** `floodgate bench soak`: its own options and runner (soak/soak-bench.ts). */
+async function runSoakCommand(raw: RawBenchOptions & SoakOnlyOptions): Promise<void> {
+  const { resolveSoakOptions } = await import("./soak/soak-options.js");
+  let options: ReturnType<typeof resolveSoakOptions>;
+  try {
+    options = resolveSoakOptions(raw);
+  } catch (error) {
+    if (!(error instanceof BenchOptionError)) throw error;
+    process.stderr.write(`floodgate bench: ${error.message}\n`);
+    process.exit(2);
+  }
+  const { runSoakBench } = await import("./soak/soak-bench.js");
+  const command = ["floodgate", ...process.argv.slice(2)].join(" ");
+  const { exitCode } = await runSoakBench(
+    options,
+    { stdout: process.stdout, stderr: process.stderr },
+    command,
+  );
+  process.exitCode = exitCode;
 }
 
 /** `floodgate bench lifecycle`: its own options and runner (lifecycle/lifecycle-bench.ts). */

@@ -52,7 +52,13 @@ async function createProducts(api: TargetApi, count: number, runTag: string): Pr
   return ids;
 }
 
-async function openSale(api: TargetApi, sku: string, stock: number, perUserLimit: number): Promise<void> {
+/** Creates the sale's product and opens its sale, from a minute ago for a day. */
+export async function openSale(
+  api: TargetApi,
+  sku: string,
+  stock: number,
+  perUserLimit: number,
+): Promise<void> {
   await api.expect(201, "POST", "/admin/products", {
     admin: true,
     body: { sku, name: `Bench flash sale ${sku}`, priceCents: 4999, currency: "EUR" },

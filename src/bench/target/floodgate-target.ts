@@ -20,6 +20,8 @@ export interface FloodgateTargetOptions {
   readonly batchSize: number;
   /** A fresh directory for `node --cpu-prof` to write into, or null for no profiling. */
   readonly cpuProfileDir: string | null;
+  /** Flags for the target's node, before the script (e.g. --expose-gc for the soak's heap reads). */
+  readonly nodeFlags?: readonly string[];
   /** Extra FLOODGATE_* settings (--target-env); the bench's own settings below win. */
   readonly env: Readonly<Record<string, string>>;
 }
@@ -34,26 +36,30 @@ export async function startFloodgateTarget(options: FloodgateTargetOptions): Pro
   // No --cpu-prof-name: Node writes one profile per thread (tsx's module hooks run on a thread of
   // their own), and a fixed name would let that thread's profile overwrite the main thread's.
   const profiling = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
-  const child = spawn(process.execPath, [...profiling, FLOODGATE_BIN, "start"], {
-    cwd: REPOSITORY_ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      // A bench is one machine's loopback, with the bundled payment simulator: development,
-      // even with server URLs (which would imply production), unless --target-env says otherwise.
-      FLOODGATE_ENV: "development",
-      ...options.env,
-      FLOODGATE_DATA_DIR: options.dataDir,
-      FLOODGATE_SEED_DEMO: "false",
-      FLOODGATE_AUTH_SECRET: options.authSecret,
-      FLOODGATE_LOG_LEVEL: "warn",
-      FLOODGATE_HOST: "127.0.0.1",
-      FLOODGATE_PORT: String(port),
-      FLOODGATE_ORDER_WRITE_RATE: String(options.writeRate),
-      FLOODGATE_ORDER_BATCH_SIZE: String(options.batchSize),
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeFlags ?? []), ...profiling, FLOODGATE_BIN, "start"],
+    {
+      cwd: REPOSITORY_ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        // A bench is one machine's loopback, with the bundled payment simulator: development,
+        // even with server URLs (which would imply production), unless --target-env says otherwise.
+        FLOODGATE_ENV: "development",
+        ...options.env,
+        FLOODGATE_DATA_DIR: options.dataDir,
+        FLOODGATE_SEED_DEMO: "false",
+        FLOODGATE_AUTH_SECRET: options.authSecret,
+        FLOODGATE_LOG_LEVEL: "warn",
+        FLOODGATE_HOST: "127.0.0.1",
+        FLOODGATE_PORT: String(port),
+        FLOODGATE_ORDER_WRITE_RATE: String(options.writeRate),
+        FLOODGATE_ORDER_BATCH_SIZE: String(options.batchSize),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   trackChild(child);
   const output = captureOutput(child);
   const url = `http://127.0.0.1:${port}`;
