@@ -1,3 +1,4 @@
+import type { BloomSnapshot } from "../../src/platform/cache/bloom/memory-bloom-filter.js";
 import { MemoryReservationBook } from "../../src/platform/reservations/memory-reservation-book.js";
 import type {
   Reservation,
@@ -7,6 +8,7 @@ import type {
   ReserveRequest,
   SaleTerms,
   SkuRecord,
+  StockChange,
   StockLevels,
   Transition,
   TransitionResult,
@@ -86,8 +88,14 @@ export class RewindableBook implements ReservationBook {
   levels(sku: string): Promise<StockLevels | undefined> {
     return this.inner.levels(sku);
   }
-  userKeys(sku: string): Promise<string[]> {
-    return this.inner.userKeys(sku);
+  unsell(
+    ref: ReservationRef,
+    holder: { userId: string; quantity: number },
+  ): Promise<StockChange | undefined> {
+    return this.change((book) => book.unsell(ref, holder));
+  }
+  holders(sku: string): Promise<BloomSnapshot | undefined> {
+    return this.inner.holders(sku);
   }
   allLevels(): Promise<StockLevels[]> {
     return this.inner.allLevels();

@@ -21,12 +21,19 @@ export class LuaScript {
     this.source = readFileSync(path, "utf8");
   }
 
-  run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
     if (keys.length !== this.numberOfKeys) {
       throw new Error(`${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     }
     // defineCommand is idempotent per name and gives EVALSHA with an automatic EVAL fallback.
-    const commands = client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+    const commands = client as unknown as Record<
+      string,
+      (...args: (string | number | Buffer)[]) => Promise<unknown>
+    >;
     if (typeof commands[this.name] !== "function") {
       client.defineCommand(this.name, { numberOfKeys: this.numberOfKeys, lua: this.source });
     }

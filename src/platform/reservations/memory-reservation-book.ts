@@ -1,3 +1,4 @@
+import type { BloomSnapshot } from "../cache/bloom/memory-bloom-filter.js";
 import type {
   Reservation,
   ReservationBook,
@@ -6,6 +7,7 @@ import type {
   ReserveRequest,
   SaleTerms,
   SkuRecord,
+  StockChange,
   StockLevels,
   Transition,
   TransitionResult,
@@ -33,13 +35,13 @@ export class MemoryReservationBook implements ReservationBook {
 
   async reserve(request: ReserveRequest, ttlMs: number): Promise<ReserveDecision> {
     const decision = this.ledger.reserve(request, ttlMs);
-    if (decision.kind === "refused") return decision;
+    if (decision.kind === "refused" || decision.kind === "maybe_settled") return decision;
     return { ...decision, reservation: snapshot(decision.reservation) };
   }
 
   async transition(op: Transition, ref: ReservationRef, releaseWithinMs?: number): Promise<TransitionResult> {
-    const result = this.ledger.transition(op, ref.orderId, releaseWithinMs);
-    if (result.outcome === "unknown") return result;
+    const result = this.ledger.transition(op, ref, releaseWithinMs);
+    if (result.outcome === "unknown" || result.outcome === "settled") return result;
     if (result.outcome === "refused")
       return { outcome: "refused", reservation: snapshot(result.reservation) };
     return {
@@ -68,8 +70,15 @@ export class MemoryReservationBook implements ReservationBook {
     return this.ledger.levels(sku);
   }
 
-  async userKeys(sku: string): Promise<string[]> {
-    return this.ledger.userKeys(sku);
+  async unsell(
+    ref: ReservationRef,
+    holder: { userId: string; quantity: number },
+  ): Promise<StockChange | undefined> {
+    return this.ledger.unsell(ref.sku, holder.userId, holder.quantity);
+  }
+
+  async holders(sku: string): Promise<BloomSnapshot | undefined> {
+    return this.ledger.holders(sku)?.snapshot();
   }
 
   async allLevels(): Promise<StockLevels[]> {

@@ -1,3 +1,6 @@
+import { type BloomShape, bloomShape } from "../cache/bloom/bloom-math.js";
+import type { BloomSnapshot } from "../cache/bloom/memory-bloom-filter.js";
+
 /**
  * Reservation book port: limited stock per SKU, reserved atomically against a sale's window, a
  * per-user limit and a per-user idempotency key. Adapters: an in-process ledger (embedded mode,
@@ -37,6 +40,11 @@ export interface ReserveRequest {
   readonly quantity: number;
   /** Scoped to the user: the same user and key never reserve twice (within one SKU's book). */
   readonly idempotencyKey: string;
+  /**
+   * The caller looked the key up in the record after a `maybe_settled` answer and found no live
+   * order under it: the book reserves without asking its filter again.
+   */
+  readonly settledChecked?: boolean;
 }
 
 export type RefusalReason = "no_sale" | "sale_not_open" | "sold_out" | "limit_exceeded";
@@ -103,6 +111,12 @@ export type ReserveDecision =
       readonly fence: ReservationFence;
     }
   | { readonly kind: "duplicate"; readonly reservation: Reservation }
+  /**
+   * The key names no reservation the book holds, but its SKU's holders filter says it may have
+   * named one that has since settled (confirmed, and no longer held here): only the record can
+   * tell. The caller looks it up and, if it finds nothing, reserves again with `settledChecked`.
+   */
+  | { readonly kind: "maybe_settled" }
   | {
       readonly kind: "refused";
       readonly reason: RefusalReason;
@@ -113,8 +127,10 @@ export type ReserveDecision =
 
 /**
  * Moves a reservation to the state its database row now has (the row decides; the book follows):
- * - `accept`: reserved → accepted (accepted or confirmed stay).
- * - `confirm`: reserved | accepted → confirmed (confirmed stays).
+ * - `accept`: reserved → accepted.
+ * - `confirm`: reserved | accepted → settled: the book keeps its units in `sold` and its user's
+ *   holding, and lets go of the reservation itself (its key and order id go into the SKU's holders
+ *   filter). Memory and Redis hold what is live, never the history of a sale.
  * - `begin-release`: reserved → releasing; the units stay held. A release neither finished nor
  *   aborted by its deadline (its process died) shows in `staleReleases`.
  * - `abort-release`: releasing → what it was before.
@@ -123,22 +139,64 @@ export type ReserveDecision =
 export type Transition = "accept" | "confirm" | "begin-release" | "abort-release" | "forget";
 
 /**
- * - `ok`: done; `reservation` is its state after (absent once gone), `change` is set when what is
- *   available changed.
+ * - `ok`: done; `reservation` is its state after (absent once gone or settled), `change` is set
+ *   when what is available changed.
  * - `refused`: its state does not allow that; `reservation` is its state now.
+ * - `settled`: the book no longer holds it because it was confirmed (by its holders filter: a false
+ *   positive is possible, at the filter's rate). Confirming or accepting it again changes nothing;
+ *   a release of its row gives its units back with `unsell`.
  * - `unknown`: the book has no such reservation.
  */
 export type TransitionResult =
   | { readonly outcome: "ok"; readonly reservation?: Reservation; readonly change?: StockChange }
   | { readonly outcome: "refused"; readonly reservation: Reservation }
+  | { readonly outcome: "settled" }
   | { readonly outcome: "unknown" };
 
-/** What `load` puts into a book for one SKU: the sale and its live reservations, as the record has them. */
+/** What `load` puts into a book for one SKU: the sale, its live reservations and what has settled, as the record has them. */
 export interface SkuRecord {
   readonly terms: SaleTerms;
   readonly epoch: number;
-  /** Live reservations; `releasing` is never among them (the record has no such state). */
+  /** Undecided and accepted reservations (never `confirmed`, never `releasing`). */
   readonly reservations: readonly Reservation[];
+  /** What confirmed reservations hold, as totals: the book keeps no confirmed reservation. */
+  readonly settled: SettledStock;
+}
+
+export interface SettledStock {
+  /** Units of confirmed reservations. */
+  readonly sold: number;
+  /** Units of confirmed reservations per user, for the per-user limit. */
+  readonly heldByUser: ReadonlyMap<string, number>;
+  /**
+   * The SKU's holders filter: every live and confirmed reservation's `holderKey` and every
+   * confirmed one's `settledOrderKey`, shaped by `holdersShape(terms.stock)`.
+   */
+  readonly holders: BloomSnapshot;
+}
+
+/**
+ * The holders filter's shape for a sale of `stock` units: room for a key and an order id per unit
+ * (each reservation takes at least one) at a 1 % false-positive rate, about 2.4 bytes a unit. A
+ * sale that outgrows it (units returned and sold again) only sees more false positives, each of
+ * which costs one lookup in the record, never a wrong answer.
+ */
+export function holdersShape(stock: number): BloomShape {
+  return bloomShape(Math.max(1024, Math.min(2 * stock, MAX_HOLDERS)), HOLDERS_FALSE_POSITIVE_RATE);
+}
+
+const HOLDERS_FALSE_POSITIVE_RATE = 0.01;
+/** 2^27 entries: a 160 MB filter; beyond it the rate degrades instead of memory growing. */
+const MAX_HOLDERS = 2 ** 27;
+
+/** A reservation's user-and-key pair as the holders filter and the sold-out news name it. */
+export function holderKey(userId: string, idempotencyKey: string): string {
+  return userKey(userId, idempotencyKey);
+}
+
+/** A settled (confirmed) reservation's order id as the holders filter names it. */
+export function settledOrderKey(orderId: string): string {
+  return `\u0000order\u0000${orderId}`;
 }
 
 export interface ReservationBook {
@@ -163,9 +221,18 @@ export interface ReservationBook {
   staleReleases(limit: number): Promise<ReservationRef[]>;
   /** `reserved` reservations (not accepted, releasing or confirmed) whose expiry has passed by the book's clock. */
   expired(limit: number): Promise<ReservationRef[]>;
+  /**
+   * A confirmed reservation the book no longer holds (`settled`) was released by the record (a
+   * cancelled paid order): its units go back on sale and its user's holding shrinks. Called once
+   * per released row. Undefined when the book has no such sale.
+   */
+  unsell(ref: ReservationRef, holder: { userId: string; quantity: number }): Promise<StockChange | undefined>;
   levels(sku: string): Promise<StockLevels | undefined>;
-  /** The user-and-key pairs (`user \0 key`) of a SKU's live reservations. */
-  userKeys(sku: string): Promise<string[]>;
+  /**
+   * The SKU's holders filter (see `SettledStock.holders`), maintained as reservations are made:
+   * who may hold its units, for the sold-out news. Undefined when the book has no such sale.
+   */
+  holders(sku: string): Promise<BloomSnapshot | undefined>;
   allLevels(): Promise<StockLevels[]>;
   /**
    * Replaces whatever the book holds for the SKU with `record`, unless the book already holds that

@@ -101,12 +101,19 @@ export const inventoryService: ServiceModule<InventoryApi> = {
     });
     onOrders.start();
 
+    // What a sweep costs must not grow with the orders a sale has taken (docs/architecture.md).
+    const sweepSeconds = metrics.counter(
+      "inventory_sweep_seconds_total",
+      "Time spent sweeping reservations (expired, abandoned releases), database round trips included.",
+    );
     let sweeping: Promise<void> | undefined;
     const sweepTimer = setInterval(() => {
+      const started = performance.now();
       sweeping ??= sweeper
         .sweep()
         .catch((error: unknown) => log.error({ err: error }, "sweeping reservations failed"))
         .finally(() => {
+          sweepSeconds.inc((performance.now() - started) / 1000);
           sweeping = undefined;
         });
     }, SWEEP_INTERVAL_MS);

@@ -1,10 +1,15 @@
+import { MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import type { Database, Sql } from "../../platform/db/database.js";
 import { isoTimestamp } from "../../platform/db/timestamps.js";
-import type {
-  Reservation,
-  ReservationFence,
-  SaleTerms,
-  SkuRecord,
+import {
+  holderKey,
+  holdersShape,
+  type Reservation,
+  type ReservationFence,
+  type SaleTerms,
+  type SettledStock,
+  type SkuRecord,
+  settledOrderKey,
 } from "../../platform/reservations/reservation-book.js";
 import type { ReleaseReason } from "./api.js";
 
@@ -50,6 +55,17 @@ export type TermsChange =
   | { readonly kind: "not_found" }
   | { readonly kind: "invalid_window" }
   | { readonly kind: "below_held"; readonly held: number };
+
+/** A reservation a release just released: what a book needs to give back a settled one's units. */
+export interface ReleasedReservation {
+  readonly orderId: string;
+  readonly sku: string;
+  readonly userId: string;
+  readonly quantity: number;
+}
+
+/** Confirmed rows read per query when a SKU is loaded. */
+const SETTLED_PAGE = 10_000;
 
 /** A reservation row as the database holds it. */
 export interface RecordedReservation {
@@ -180,12 +196,59 @@ export class ReservationStore {
         );
         epoch = Number(bumped!.book_epoch);
       }
+      const terms = termsOf(stock);
       const rows = await tx.query<ReservationRow>(
-        `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations WHERE sku = $1 AND status <> 'released'`,
+        `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations
+         WHERE sku = $1 AND status IN ('reserved', 'accepted')`,
         [sku],
       );
-      return { terms: termsOf(stock), epoch, reservations: rows.map(reservationOf) };
+      const reservations = rows.map(reservationOf);
+      return { terms, epoch, reservations, settled: await this.settledStock(tx, terms, reservations) };
     });
+  }
+
+  /**
+   * A SKU's confirmed reservations as a book holds them: totals, per-user holdings, and the holders
+   * filter (every live reservation's key, and every confirmed one's key and order id). The only read
+   * that grows with a sale's history, done at a load; confirmed rows are read a page at a time.
+   */
+  private async settledStock(tx: Sql, terms: SaleTerms, live: readonly Reservation[]): Promise<SettledStock> {
+    const holders = MemoryBloomFilter.ofShape(holdersShape(terms.stock));
+    holders.addNow(live.map((r) => holderKey(r.userId, r.idempotencyKey)));
+    const heldByUser = new Map<string, number>();
+    let sold = 0;
+    let after = "0";
+    for (;;) {
+      const page = await tx.query<{
+        order_id: string;
+        user_id: string;
+        quantity: number;
+        idempotency_key: string;
+      }>(
+        `SELECT order_id::text AS order_id, user_id, quantity, idempotency_key FROM inventory.reservations
+         WHERE sku = $1 AND status = 'confirmed' AND order_id > $2::bigint
+         ORDER BY order_id LIMIT ${SETTLED_PAGE}`,
+        [terms.sku, after],
+      );
+      for (const row of page) {
+        sold += row.quantity;
+        heldByUser.set(row.user_id, (heldByUser.get(row.user_id) ?? 0) + row.quantity);
+        holders.addNow([holderKey(row.user_id, row.idempotency_key), settledOrderKey(row.order_id)]);
+      }
+      if (page.length < SETTLED_PAGE) break;
+      after = page[page.length - 1]!.order_id;
+    }
+    return { sold, heldByUser, holders: holders.snapshot()! };
+  }
+
+  /** The live (not released) reservation a user's key names, on any SKU. */
+  async liveByKey(userId: string, idempotencyKey: string): Promise<RecordedReservation | undefined> {
+    const [row] = await this.db.query<ReservationRow>(
+      `SELECT ${RESERVATION_COLUMNS} FROM inventory.reservations
+       WHERE user_id = $1 AND idempotency_key = $2 AND status <> 'released'`,
+      [userId, idempotencyKey],
+    );
+    return row && { status: row.status, releaseReason: null, reservation: reservationOf(row) };
   }
 
   /**
@@ -445,26 +508,31 @@ export class ReservationStore {
 
   /**
    * Releases the rows of `orderIds` that are in a state `reason` may release (see RELEASABLE),
-   * returning the units to the SKU under its row lock. Returns the ids released now.
+   * returning the units to the SKU under its row lock. Returns the reservations released now.
    */
   async release(
     refs: readonly { orderId: string; sku: string }[],
     reason: ReleaseReason,
     /** The caller's transaction (an event consumer's), or a transaction of its own. */
     inTransaction?: Sql,
-  ): Promise<string[]> {
+  ): Promise<ReleasedReservation[]> {
     if (refs.length === 0) return [];
     const work = async (tx: Sql) => {
       // Stock rows first, in SKU order, as inserts take them: no deadlock between the two.
       await tx.query("SELECT sku FROM inventory.stock WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE", [
         [...new Set(refs.map((r) => r.sku))].sort(),
       ]);
-      const released = await tx.query<{ order_id: string; sku: string; quantity: number }>(
+      const released = await tx.query<{
+        order_id: string;
+        sku: string;
+        quantity: number;
+        user_id: string;
+      }>(
         `UPDATE inventory.reservations SET status = 'released', release_reason = $2, updated_at = now()
          WHERE order_id = ANY($1::bigint[]) AND status = ANY($3::text[])
            -- Expiry by the database's clock too: a book whose clock runs ahead expires nothing early.
            AND ($2 <> 'expired' OR expires_at <= now())
-         RETURNING order_id::text AS order_id, sku, quantity`,
+         RETURNING order_id::text AS order_id, sku, quantity, user_id`,
         [refs.map((r) => r.orderId).sort(), reason, RELEASABLE[reason]],
       );
       const units = new Map<string, number>();
@@ -476,7 +544,12 @@ export class ReservationStore {
           [[...units.keys()], [...units.values()]],
         );
       }
-      return released.map((row) => row.order_id);
+      return released.map((row) => ({
+        orderId: row.order_id,
+        sku: row.sku,
+        userId: row.user_id,
+        quantity: row.quantity,
+      }));
     };
     return inTransaction ? work(inTransaction) : this.db.transaction(work);
   }

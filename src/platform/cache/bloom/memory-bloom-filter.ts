@@ -67,7 +67,8 @@ export class MemoryBloomFilter implements MembershipFilter {
     };
   }
 
-  private addNow(items: readonly string[]): void {
+  /** Synchronous add, for callers on a hot path in the same process. */
+  addNow(items: readonly string[]): void {
     const shape = this.shape;
     if (!shape) return; // not built yet: the first rebuild will include these items
     for (const item of items) {
@@ -79,6 +80,19 @@ export class MemoryBloomFilter implements MembershipFilter {
   /** The filter as plain data, to send to another process (which rebuilds it with `fromSnapshot`). */
   snapshot(): BloomSnapshot | undefined {
     return this.shape && { ...this.shape, data: Buffer.from(this.bits).toString("base64") };
+  }
+
+  /** An empty filter of a given shape (sized by its owner, not by a rebuild). */
+  static ofShape(shape: BloomShape): MemoryBloomFilter {
+    const filter = new MemoryBloomFilter(0.5);
+    filter.shape = shape;
+    filter.bits = new Uint8Array(Math.ceil(shape.bits / 8));
+    return filter;
+  }
+
+  /** The bit array itself (not a copy), with its shape; undefined until the first rebuild. */
+  bitArray(): { shape: BloomShape; bits: Uint8Array } | undefined {
+    return this.shape && { shape: this.shape, bits: this.bits };
   }
 
   static fromSnapshot(snapshot: BloomSnapshot): MemoryBloomFilter {
