@@ -130,6 +130,42 @@ describe("embedded flash sale", () => {
     expect(sale.body.levels).toMatchObject({ available: 8, sold: 2 });
   });
 
+  it("answers the replay of a stored order from the record, at the buyer's limit and after a sell-out", async () => {
+    // Stored orders' reservations have left the book (docs/architecture.md, "a sale's history is
+    // not kept live"): their keys are answered from inventory.reservations.
+    await openSale(server, { sku: "SETTLED-1", stock: 2, perUserLimit: 2 });
+    const send = (quantity = 2, key = "settled-key") =>
+      server.request<{ orderId?: string; error?: { code: string } }>("POST", "/orders", {
+        user: "settler",
+        headers: { "idempotency-key": key },
+        body: { sku: "SETTLED-1", quantity },
+      });
+    const first = await send();
+    expect(first.status).toBe(202);
+    const orderId = first.body.orderId!;
+    const levels = async () =>
+      (
+        await server.request<{ levels: Levels }>("GET", "/admin/sales/SETTLED-1", {
+          user: "admin",
+          admin: true,
+        })
+      ).body.levels;
+    await eventually(async () => (await levels()).sold === 2, 10_000, "the reservation to be confirmed");
+    // Sold out, the buyer at the limit, the reservation settled: the replay still gets its order.
+    for (let i = 0; i < 3; i++) {
+      const replay = await send();
+      expect(replay.status).toBe(202);
+      expect(replay.body.orderId).toBe(orderId);
+    }
+    expect((await send(1)).body.error?.code).toBe("idempotency_key_reused");
+    const fresh = await send(1, "another-key");
+    expect(fresh.status).toBe(409);
+    expect(["sold_out", "limit_exceeded"]).toContain(fresh.body.error?.code);
+    const mine = await server.request<{ items: OrderView[] }>("GET", "/me/orders", { user: "settler" });
+    expect(mine.body.items.map((o) => o.id)).toEqual([orderId]);
+    expect(await levels()).toMatchObject({ available: 0, reserved: 0, sold: 2 });
+  });
+
   it("enforces the per-user limit across orders", async () => {
     await openSale(server, { sku: "LIMIT-1", stock: 50, perUserLimit: 3 });
     const order = (quantity: number, key: string) =>
