@@ -1,4 +1,4 @@
-import type { BloomSnapshot } from "../../src/platform/cache/bloom/memory-bloom-filter.js";
+import type { BloomSnapshot } from "../../src/platform/cache/bloom/bloom-bits.js";
 import { MemoryReservationBook } from "../../src/platform/reservations/memory-reservation-book.js";
 import type {
   Reservation,

@@ -1,4 +1,4 @@
-import type { BloomSnapshot } from "../cache/bloom/memory-bloom-filter.js";
+import type { BloomSnapshot } from "../cache/bloom/bloom-bits.js";
 import type {
   Reservation,
   ReservationBook,

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
+import type { BloomSnapshot } from "../cache/bloom/bloom-bits.js";
 import { type BloomShape, bitPositions } from "../cache/bloom/bloom-math.js";
-import type { BloomSnapshot } from "../cache/bloom/memory-bloom-filter.js";
 import { LuaScript, type RedisClient } from "../redis/lua-script.js";
 import {
   holderKey,

@@ -1,5 +1,5 @@
+import type { BloomSnapshot } from "../cache/bloom/bloom-bits.js";
 import { type BloomShape, bloomShape } from "../cache/bloom/bloom-math.js";
-import type { BloomSnapshot } from "../cache/bloom/memory-bloom-filter.js";
 
 /**
  * Reservation book port: limited stock per SKU, reserved atomically against a sale's window, a

@@ -1,5 +1,5 @@
 import TinyQueue from "tinyqueue";
-import { MemoryBloomFilter } from "../cache/bloom/memory-bloom-filter.js";
+import { BloomBits } from "../cache/bloom/bloom-bits.js";
 import {
   firstVersionOf,
   holderKey,
@@ -41,7 +41,7 @@ interface SaleState {
   /** Units held per user, live and confirmed: the per-user limit. One entry per buyer of the sale. */
   readonly heldByUser: Map<string, number>;
   /** Who may hold units: every reservation's key, and every confirmed one's order id (see SettledStock). */
-  readonly holders: MemoryBloomFilter;
+  readonly holders: BloomBits;
 }
 
 /** A reservation's place in the expiry queue; stale once the reservation changed or left. */
@@ -109,7 +109,7 @@ export class StockLedger {
     return this.sales.get(sku)?.epoch;
   }
 
-  defineSale(terms: SaleTerms, epoch = 1, holders?: MemoryBloomFilter): void {
+  defineSale(terms: SaleTerms, epoch = 1, holders?: BloomBits): void {
     this.sales.set(terms.sku, {
       terms,
       startsAtMs: Date.parse(terms.startsAt),
@@ -156,7 +156,7 @@ export class StockLedger {
       expiresAtMs: nowMs + ttlMs,
     };
     this.track(reservation, sale);
-    sale.holders.addNow([key]);
+    sale.holders.add([key]);
     sale.version += 1;
     sale.taken += request.quantity;
     return {
@@ -224,7 +224,7 @@ export class StockLedger {
     sale.reserved -= reservation.quantity;
     sale.sold += reservation.quantity;
     this.untrack(reservation);
-    sale.holders.addNow([settledOrderKey(reservation.orderId)]);
+    sale.holders.add([settledOrderKey(reservation.orderId)]);
   }
 
   private drop(reservation: LedgerReservation, sale: SaleState): StockChange {
@@ -300,7 +300,7 @@ export class StockLedger {
     };
   }
 
-  holders(sku: string): MemoryBloomFilter | undefined {
+  holders(sku: string): BloomBits | undefined {
     return this.sales.get(sku)?.holders;
   }
 
@@ -318,7 +318,7 @@ export class StockLedger {
         if (reservation.sku === record.terms.sku) this.untrack(reservation);
       }
     }
-    this.defineSale(record.terms, record.epoch, MemoryBloomFilter.fromSnapshot(record.settled.holders));
+    this.defineSale(record.terms, record.epoch, BloomBits.fromSnapshot(record.settled.holders));
     const sale = this.sales.get(record.terms.sku)!;
     applySettled(sale, record.settled);
     for (const reservation of record.reservations) {
@@ -375,6 +375,6 @@ function applySettled(sale: SaleState, settled: SettledStock): void {
 }
 
 /** A new sale's holders filter, shaped for its stock. */
-function emptyHolders(stock: number): MemoryBloomFilter {
-  return MemoryBloomFilter.ofShape(holdersShape(stock));
+function emptyHolders(stock: number): BloomBits {
+  return BloomBits.ofShape(holdersShape(stock));
 }

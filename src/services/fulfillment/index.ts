@@ -1,10 +1,18 @@
 import { fileURLToPath } from "node:url";
-import { openCarrier } from "../../platform/carrier/open-carrier.js";
+import type { Carrier } from "../../platform/carrier/carrier.js";
+import type { Database } from "../../platform/db/database.js";
 import type { ServiceModule } from "../service-module.js";
 import { FULFILLMENT_OPERATIONS, type FulfillmentApi } from "./api.js";
 import { Fulfillment } from "./fulfillment.js";
 
-export const fulfillmentService: ServiceModule<FulfillmentApi> = {
+/** Opens the Carrier adapter the configuration names (the runtime's choice, not the service's). */
+export type CarrierFactory = (options: {
+  readonly deliverySeconds: number;
+  readonly database: Database;
+  readonly log: (message: string) => void;
+}) => Promise<Carrier>;
+
+export const createFulfillmentService = (openCarrier: CarrierFactory): ServiceModule<FulfillmentApi> => ({
   name: "fulfillment",
   migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
   sharded: false,
@@ -12,8 +20,6 @@ export const fulfillmentService: ServiceModule<FulfillmentApi> = {
   async start(context) {
     const logger = context.logger.child({ service: "fulfillment" });
     const db = context.databases.primary;
-    // The carrier is chosen here rather than handed in with the other ports: ServiceContext has
-    // no carrier yet (moving this into src/runtime/ is a change to the shared runtime).
     const carrier = await openCarrier({
       deliverySeconds: context.config.carrierDeliverySeconds,
       database: db,
@@ -36,4 +42,4 @@ export const fulfillmentService: ServiceModule<FulfillmentApi> = {
       },
     };
   },
-};
+});

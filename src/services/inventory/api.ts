@@ -1,5 +1,5 @@
 /** The inventory's contract with other services (in-process or over HTTP). */
-import type { BloomSnapshot } from "../../platform/cache/bloom/memory-bloom-filter.js";
+import type { BloomSnapshot } from "../../platform/cache/bloom/bloom-bits.js";
 import type {
   StockLevels as BookLevels,
   RefusalReason,

@@ -1,4 +1,4 @@
-import { MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
+import { BloomBits } from "../../platform/cache/bloom/bloom-bits.js";
 import type { Database, Sql } from "../../platform/db/database.js";
 import { isoTimestamp } from "../../platform/db/timestamps.js";
 import {
@@ -213,8 +213,8 @@ export class ReservationStore {
    * that grows with a sale's history, done at a load; confirmed rows are read a page at a time.
    */
   private async settledStock(tx: Sql, terms: SaleTerms, live: readonly Reservation[]): Promise<SettledStock> {
-    const holders = MemoryBloomFilter.ofShape(holdersShape(terms.stock));
-    holders.addNow(live.map((r) => holderKey(r.userId, r.idempotencyKey)));
+    const holders = BloomBits.ofShape(holdersShape(terms.stock));
+    holders.add(live.map((r) => holderKey(r.userId, r.idempotencyKey)));
     const heldByUser = new Map<string, number>();
     let sold = 0;
     let after = "0";
@@ -233,12 +233,12 @@ export class ReservationStore {
       for (const row of page) {
         sold += row.quantity;
         heldByUser.set(row.user_id, (heldByUser.get(row.user_id) ?? 0) + row.quantity);
-        holders.addNow([holderKey(row.user_id, row.idempotency_key), settledOrderKey(row.order_id)]);
+        holders.add([holderKey(row.user_id, row.idempotency_key), settledOrderKey(row.order_id)]);
       }
       if (page.length < SETTLED_PAGE) break;
       after = page[page.length - 1]!.order_id;
     }
-    return { sold, heldByUser, holders: holders.snapshot()! };
+    return { sold, heldByUser, holders: holders.snapshot() };
   }
 
   /** The live (not released) reservation a user's key names, on any SKU. */

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EventConsumer } from "../../platform/events/event-consumer.js";
-import { openMailer } from "../../platform/mail/open-mailer.js";
+import type { Mailer } from "../../platform/mail/mailer.js";
 import { ORDER_EVENTS_TOPIC } from "../orders/order-events.js";
 import { PAYMENT_EVENTS_TOPIC } from "../payments/payment-events.js";
 import type { ServiceModule } from "../service-module.js";
@@ -21,7 +21,10 @@ export function mailCatcherDir(dataDir: string): string {
  * the event; the sender delivers them afterwards to FLOODGATE_SMTP_URL, or, unset, to the
  * `.eml` catcher in the data dir that `GET /admin/mail` lists. The service publishes no events.
  */
-export const notificationsService: ServiceModule<NotificationsApi> = {
+/** Opens the Mailer the configuration names (the runtime's choice, not the service's). */
+export type MailerFactory = (options: { smtpUrl: string | undefined; catcherDir: string }) => Mailer;
+
+export const createNotificationsService = (openMailer: MailerFactory): ServiceModule<NotificationsApi> => ({
   name: "notifications",
   migrationsDir: fileURLToPath(new URL("./migrations", import.meta.url)),
   sharded: false,
@@ -30,8 +33,6 @@ export const notificationsService: ServiceModule<NotificationsApi> = {
     const { config, stream, metrics } = context;
     const logger = context.logger.child({ service: "notifications" });
     const db = context.databases.primary;
-    // The one adapter a service picks itself: the runtime does not carry a mailer yet (see
-    // docs/architecture.md, Notifications).
     const mailer = openMailer({ smtpUrl: config.smtpUrl, catcherDir: mailCatcherDir(config.dataDir) });
     const sender = new EmailSender({ db, mailer, from: config.mailFrom, logger, metrics });
     const handlers = new NotificationHandlers({ ids: context.ids, logger, metrics });
@@ -78,4 +79,4 @@ export const notificationsService: ServiceModule<NotificationsApi> = {
       },
     };
   },
-};
+});

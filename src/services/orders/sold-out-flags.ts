@@ -1,5 +1,5 @@
 import type { Broadcast } from "../../platform/broadcast/broadcast.js";
-import { MemoryBloomFilter } from "../../platform/cache/bloom/memory-bloom-filter.js";
+import { BloomBits } from "../../platform/cache/bloom/bloom-bits.js";
 import { STOCK_AVAILABILITY_CHANNEL, type StockAvailability } from "../inventory/api.js";
 
 /**
@@ -14,7 +14,7 @@ interface SkuState {
   version: number;
   confirmedAt: number;
   /** Who held the units when it sold out; absent = unknown (keyed requests go to the inventory). */
-  holders: MemoryBloomFilter | undefined;
+  holders: BloomBits | undefined;
 }
 
 /**
@@ -42,9 +42,9 @@ export class SoldOutFlags {
   learn(news: StockAvailability): void {
     const known = this.skus.get(news.sku);
     if (known && known.version > news.version) return;
-    let holders: MemoryBloomFilter | undefined;
+    let holders: BloomBits | undefined;
     try {
-      holders = news.holders && MemoryBloomFilter.fromSnapshot(news.holders);
+      holders = news.holders && BloomBits.fromSnapshot(news.holders);
     } catch {
       holders = undefined;
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryBloomFilter } from "../../../src/platform/cache/bloom/memory-bloom-filter.js";
+import { BloomBits } from "../../../src/platform/cache/bloom/bloom-bits.js";
 import { openReservationBook } from "../../../src/platform/reservations/open-reservation-book.js";
 import {
   firstVersionOf,
@@ -42,16 +42,16 @@ function settledStock(
   stock: number,
   confirmed: { orderId: string; userId: string; quantity: number; key: string }[],
 ): SettledStock {
-  const holders = MemoryBloomFilter.ofShape(holdersShape(stock));
+  const holders = BloomBits.ofShape(holdersShape(stock));
   const heldByUser = new Map<string, number>();
   for (const c of confirmed) {
-    holders.addNow([userKey(c.userId, c.key), settledOrderKey(c.orderId)]);
+    holders.add([userKey(c.userId, c.key), settledOrderKey(c.orderId)]);
     heldByUser.set(c.userId, (heldByUser.get(c.userId) ?? 0) + c.quantity);
   }
   return {
     sold: confirmed.reduce((sum, c) => sum + c.quantity, 0),
     heldByUser,
-    holders: holders.snapshot()!,
+    holders: holders.snapshot(),
   };
 }
 
@@ -268,7 +268,7 @@ function reservationBookConformance(name: string, open: () => Promise<Reservatio
       for (let i = 0; i < 20; i++) await book.transition("confirm", ref(`${i + 1}`));
       const snapshot = await book.holders("S");
       expect(snapshot).toMatchObject(holdersShape(100));
-      const filter = MemoryBloomFilter.fromSnapshot(snapshot!);
+      const filter = BloomBits.fromSnapshot(snapshot!);
       for (let i = 0; i < 40; i++) expect(filter.test(userKey(`u${i}`, `k${i}`))).toBe(true);
       let strangers = 0;
       for (let i = 0; i < 1000; i++) if (filter.test(userKey(`stranger${i}`, `k${i}`))) strangers++;

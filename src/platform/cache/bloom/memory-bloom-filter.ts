@@ -1,13 +1,15 @@
-import { type BloomShape, bitPositions, bloomShape } from "./bloom-math.js";
+import { BloomBits, type BloomSnapshot } from "./bloom-bits.js";
+import { bloomShape } from "./bloom-math.js";
 import type { FilterLookup, FilterState, MembershipFilter } from "./membership-filter.js";
+
+export type { BloomSnapshot } from "./bloom-bits.js";
 
 /**
  * The embedded filter: a bit array in this process. Like the Redis one, it is empty and unsized
  * until the first rebuild, and until then it rules nothing out.
  */
 export class MemoryBloomFilter implements MembershipFilter {
-  private shape: BloomShape | undefined;
-  private bits = new Uint8Array(0);
+  private bits: BloomBits | undefined;
   private count = 0;
   private capacity = 0;
   private stamp = 0;
@@ -26,16 +28,14 @@ export class MemoryBloomFilter implements MembershipFilter {
 
   /** Synchronous test, for callers on a hot path in the same process. */
   test(item: string): boolean {
-    if (!this.shape) return true;
-    for (const position of bitPositions(item, this.shape)) {
-      if ((this.bits[position >> 3]! & (1 << (position & 7))) === 0) return false;
-    }
-    return true;
+    return this.bits ? this.bits.test(item) : true;
   }
 
   async add(items: readonly string[], mark?: { stamp: number; generation: string }): Promise<void> {
-    this.addNow(items);
-    if (this.shape && mark && mark.generation === String(this.generation)) {
+    if (!this.bits) return; // not built yet: the first rebuild will include these items
+    this.bits.add(items);
+    this.count += items.length;
+    if (mark && mark.generation === String(this.generation)) {
       this.stamp = Math.max(this.stamp, mark.stamp);
     }
   }
@@ -47,13 +47,12 @@ export class MemoryBloomFilter implements MembershipFilter {
     mark?: { stamp: number; builtAt: number },
   ): Promise<void> {
     this.capacity = Math.max(1, expectedItems);
-    this.shape = bloomShape(this.capacity, this.falsePositiveRate);
-    this.bits = new Uint8Array(Math.ceil(this.shape.bits / 8));
-    this.count = 0;
+    this.bits = BloomBits.ofShape(bloomShape(this.capacity, this.falsePositiveRate));
+    this.bits.add(items);
+    this.count = items.length;
     this.generation += 1;
     this.stamp = mark?.stamp ?? 0;
     this.builtAt = mark?.builtAt ?? 0;
-    this.addNow(items);
   }
 
   async state(): Promise<FilterState> {
@@ -67,47 +66,14 @@ export class MemoryBloomFilter implements MembershipFilter {
     };
   }
 
-  /** Synchronous add, for callers on a hot path in the same process. */
-  addNow(items: readonly string[]): void {
-    const shape = this.shape;
-    if (!shape) return; // not built yet: the first rebuild will include these items
-    for (const item of items) {
-      for (const position of bitPositions(item, shape)) this.bits[position >> 3]! |= 1 << (position & 7);
-    }
-    this.count += items.length;
-  }
-
   /** The filter as plain data, to send to another process (which rebuilds it with `fromSnapshot`). */
   snapshot(): BloomSnapshot | undefined {
-    return this.shape && { ...this.shape, data: Buffer.from(this.bits).toString("base64") };
-  }
-
-  /** An empty filter of a given shape (sized by its owner, not by a rebuild). */
-  static ofShape(shape: BloomShape): MemoryBloomFilter {
-    const filter = new MemoryBloomFilter(0.5);
-    filter.shape = shape;
-    filter.bits = new Uint8Array(Math.ceil(shape.bits / 8));
-    return filter;
-  }
-
-  /** The bit array itself (not a copy), with its shape; undefined until the first rebuild. */
-  bitArray(): { shape: BloomShape; bits: Uint8Array } | undefined {
-    return this.shape && { shape: this.shape, bits: this.bits };
+    return this.bits?.snapshot();
   }
 
   static fromSnapshot(snapshot: BloomSnapshot): MemoryBloomFilter {
     const filter = new MemoryBloomFilter(0.5);
-    const bits = new Uint8Array(Buffer.from(snapshot.data, "base64"));
-    if (!(snapshot.bits >= 1 && snapshot.hashes >= 1 && bits.length === Math.ceil(snapshot.bits / 8))) {
-      throw new RangeError("malformed Bloom filter snapshot");
-    }
-    filter.shape = { bits: snapshot.bits, hashes: snapshot.hashes };
-    filter.bits = bits;
+    filter.bits = BloomBits.fromSnapshot(snapshot);
     return filter;
   }
-}
-
-export interface BloomSnapshot extends BloomShape {
-  /** The bit array, base64. */
-  readonly data: string;
 }
