@@ -108,6 +108,7 @@ const fmtMs = (value: number | null) => (value === null ? "n/a" : `${roundTo(val
 /** The Markdown summary (also what the terminal shows). */
 export function renderSoakSummary(report: SoakReport): string {
   const { options, run, environment } = report;
+  const redis = run.points.some((point) => point.redisStock !== null);
   const lines = [
     `## floodgate bench soak — ${report.date}`,
     "",
@@ -115,11 +116,11 @@ export function renderSoakSummary(report: SoakReport): string {
     "",
     `${options.orders.toLocaleString("en-US")} orders accepted by one Floodgate (${report.floodgateTarget}), one sale of ${options.stock.toLocaleString("en-US")} units, ${options.buyers.toLocaleString("en-US")} buyers, ${options.connections} connections, a checkpoint every ${options.every.toLocaleString("en-US")} orders (drained, then heap after a forced GC). Commit ${environment.commit?.slice(0, 7) ?? "?"}${environment.dirty ? " (uncommitted changes)" : ""}, ${environment.cpus} × ${environment.cpuModel}, Node ${environment.node}. Load ${run.loadSeconds} s, wall ${run.wallSeconds} s; answers ${JSON.stringify(run.statusCounts)}${Object.keys(run.transportErrors).length ? `, transport errors ${JSON.stringify(run.transportErrors)}` : ""}.`,
     "",
-    "| accepted | stored | heap after GC | RSS | orders/s (batch) | drain | sweeper (interval) |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| accepted | stored | heap after GC | RSS | orders/s (batch) | drain | sweeper (interval) |${redis ? " stock in Redis (the run's keys) |" : ""}`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: | ---: |${redis ? " ---: |" : ""}`,
     ...run.points.map(
       (point, i) =>
-        `| ${point.accepted.toLocaleString("en-US")} | ${point.stored?.toLocaleString("en-US") ?? "?"} | ${mb(point.heapUsed)}${point.gc ? "" : " (no GC)"} | ${mb(point.rss)} | ${point.ordersPerSecond ?? "—"} | ${(point.drainMs / 1000).toFixed(1)} s | ${i === 0 ? "—" : fmtMs(report.sweepSecondsPerSecond[i - 1] ?? null)} |`,
+        `| ${point.accepted.toLocaleString("en-US")} | ${point.stored?.toLocaleString("en-US") ?? "?"} | ${mb(point.heapUsed)}${point.gc ? "" : " (no GC)"} | ${mb(point.rss)} | ${point.ordersPerSecond ?? "—"} | ${(point.drainMs / 1000).toFixed(1)} s | ${i === 0 ? "—" : fmtMs(report.sweepSecondsPerSecond[i - 1] ?? null)} |${redis ? ` ${point.redisStock ? `${point.redisStock.keys.toLocaleString("en-US")} keys, ${mb(point.redisStock.bytes)}` : "?"} |` : ""}`,
     ),
     "",
     "| restart at stored orders | stop | ready after spawn | heap after GC once ready | RSS |",

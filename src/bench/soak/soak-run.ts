@@ -18,6 +18,7 @@ import { hasLeftovers, RUN_TAG_LENGTH, runNamespace } from "../target/run-namesp
 import type { RunningTarget } from "../target/running-target.js";
 import { TargetApi } from "../target-api.js";
 import type { WorkloadSpec } from "../workload.js";
+import { type RedisFootprint, redisFootprint } from "./redis-footprint.js";
 import { sweepSecondsTotal } from "./soak-figures.js";
 import type { SoakOptions } from "./soak-options.js";
 
@@ -44,6 +45,8 @@ export interface SoakPoint {
   readonly heapSizeLimit: number;
   /** `inventory_sweep_seconds_total` on /metrics; null when the target does not expose it. */
   readonly sweepSeconds: number | null;
+  /** With the stock in Redis: the run's keys there and their memory; null otherwise. */
+  readonly redisStock: RedisFootprint | null;
   /** Accepted orders per second over the batch before this checkpoint (load only). */
   readonly ordersPerSecond: number | null;
 }
@@ -165,7 +168,13 @@ export async function runSoak(
     };
     await restart(0);
 
-    const points: SoakPoint[] = [await checkpoint(api, sku, 0, 0, null)];
+    // The run's own stock prefix: only its keys are counted on a shared Redis.
+    const stockPrefix = namespace.env.FLOODGATE_STOCK_PREFIX;
+    const stockRedis =
+      env.FLOODGATE_STOCK_URL?.startsWith("redis") && stockPrefix
+        ? { url: env.FLOODGATE_STOCK_URL, prefix: stockPrefix }
+        : null;
+    const points: SoakPoint[] = [await checkpoint(api, sku, stockRedis, 0, 0, null)];
     progress.note(describePoint(points[0]!), true);
     const statusCounts: Record<string, number> = {};
     const errorCodes: Record<string, number> = {};
@@ -203,7 +212,7 @@ export async function runSoak(
       accepted += acceptedNow;
       loadMs += result.durationMs;
       if (accepted < goal) continue; // refusals: top the batch up before the checkpoint
-      const point = await checkpoint(api, sku, accepted, options.drainTimeoutSeconds * 1000, {
+      const point = await checkpoint(api, sku, stockRedis, accepted, options.drainTimeoutSeconds * 1000, {
         accepted: acceptedNow,
         ms: result.durationMs,
       });
@@ -282,6 +291,7 @@ async function readMemory(api: TargetApi): Promise<MemoryDiagnostics> {
 async function checkpoint(
   api: TargetApi,
   sku: string,
+  stockRedis: { readonly url: string; readonly prefix: string } | null,
   accepted: number,
   drainTimeoutMs: number,
   batch: { accepted: number; ms: number } | null,
@@ -316,6 +326,7 @@ async function checkpoint(
     arrayBuffers: memory.memory.arrayBuffers,
     heapSizeLimit: memory.memory.heapSizeLimit,
     sweepSeconds: sweepSecondsTotal(String(metrics)),
+    redisStock: stockRedis ? await redisFootprint(stockRedis.url, stockRedis.prefix) : null,
     ordersPerSecond: batch && batch.ms > 0 ? Math.round((batch.accepted / batch.ms) * 1000) : null,
   };
 }
@@ -323,5 +334,5 @@ async function checkpoint(
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 function describePoint(point: SoakPoint): string {
-  return `soak: ${point.accepted.toLocaleString("en-US")} accepted, ${point.stored?.toLocaleString("en-US") ?? "?"} stored: heap ${mb(point.heapUsed)}${point.gc ? " after GC" : " (no GC: not run with --expose-gc)"}, RSS ${mb(point.rss)}${point.ordersPerSecond === null ? "" : `, ${point.ordersPerSecond}/s`}, drained in ${point.drainMs} ms`;
+  return `soak: ${point.accepted.toLocaleString("en-US")} accepted, ${point.stored?.toLocaleString("en-US") ?? "?"} stored: heap ${mb(point.heapUsed)}${point.gc ? " after GC" : " (no GC: not run with --expose-gc)"}, RSS ${mb(point.rss)}${point.redisStock ? `, Redis ${point.redisStock.keys} keys ${mb(point.redisStock.bytes)}` : ""}${point.ordersPerSecond === null ? "" : `, ${point.ordersPerSecond}/s`}, drained in ${point.drainMs} ms`;
 }
