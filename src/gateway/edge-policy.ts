@@ -1,7 +1,7 @@
 import type { Principal, TokenService } from "../platform/auth/tokens.js";
 import { AppError } from "../platform/errors/catalogue.js";
+import type { BucketLimit, RateLimiter } from "../platform/ratelimit/rate-limiter.js";
 import type { PublicRoute } from "./public-routes.js";
-import type { BucketLimit, RateLimiter } from "./rate-limiter.js";
 
 export interface EdgeLimits {
   /** Per signed-in user; undefined: off. */

@@ -21,6 +21,8 @@ import { openEmbeddedStream } from "../platform/queue/embedded/embedded-stream.j
 import { openJetStream } from "../platform/queue/nats/jetstream-stream.js";
 import { openRedisStreams } from "../platform/queue/redis-streams/redis-streams.js";
 import type { Stream } from "../platform/queue/stream.js";
+import { isRedisUrl, openRateLimiter } from "../platform/ratelimit/open-rate-limiter.js";
+import type { RateLimiter } from "../platform/ratelimit/rate-limiter.js";
 import { openReservationBook } from "../platform/reservations/open-reservation-book.js";
 import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import { openCaching } from "./caching.js";
@@ -35,10 +37,17 @@ export interface Platform {
   readonly stream: Stream;
   readonly caching: Caching;
   readonly reservations: ReservationBook;
+  readonly rateLimiter: RateLimiter;
   readonly broadcast: Broadcast;
   readonly ids: SnowflakeGenerator;
   readonly tokens: TokenService;
   close(): Promise<void>;
+}
+
+/** FLOODGATE_RATE_LIMIT_URL, else the Redis of the cache, else of the stock; undefined: memory. */
+export function intakeRateLimitUrlOf(config: Config): string | undefined {
+  if (config.rateLimitUrl) return isRedisUrl(config.rateLimitUrl) ? config.rateLimitUrl : undefined;
+  return [config.cacheUrl, config.stockUrl].find(isRedisUrl);
 }
 
 export function dataDirOf(config: Config): string {
@@ -158,6 +167,16 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
       { prefix: config.stockPrefix, onError: onError("stock") },
     );
     opened.push(() => reservations.close());
+    // Only the order intake limits requests itself (the gateway has its own limiter).
+    const rateLimiter = await openRateLimiter(
+      config.services.includes("orders") ? intakeRateLimitUrlOf(config) : undefined,
+      {
+        prefix: config.cachePrefix,
+        onWarning: (error) =>
+          logger.warn({ err: error }, "rate-limit store unreachable; limiting per process meanwhile"),
+      },
+    );
+    opened.push(() => rateLimiter.close());
     const broadcast = await openBroadcast(broadcastUrlOf(config), {
       prefix: `${config.queuePrefix}`,
       onError: onError("broadcast"),
@@ -171,6 +190,7 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
       stream,
       caching,
       reservations,
+      rateLimiter,
       broadcast,
       ids: idGenerator.ids,
       tokens: tokenServiceFor(config),

@@ -1,15 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { EdgePolicy } from "../gateway/edge-policy.js";
 import { createGatewayApp } from "../gateway/gateway-app.js";
-import { MemoryRateLimiter, type RateLimiter } from "../gateway/rate-limiter.js";
-import { RedisRateLimiter } from "../gateway/redis-rate-limiter.js";
 import { serviceInstances } from "../gateway/service-instances.js";
 import { UpstreamGroup } from "../gateway/upstream-group.js";
-import { cacheUrlScheme } from "../platform/cache/open-cache.js";
-import { connectRedis } from "../platform/cache/redis-cache.js";
 import { type Config, ConfigError } from "../platform/config/load-config.js";
 import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
+import { isRedisUrl, openRateLimiter } from "../platform/ratelimit/open-rate-limiter.js";
 import { tokenServiceFor } from "./platform.js";
 
 export interface RunningGateway {
@@ -19,35 +16,14 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** A rate-limit call is one short script; past this the gateway limits on its own memory. */
-const RATE_LIMIT_TIMEOUT_MS = 250;
-
 /**
  * Where the gateway keeps rate-limit buckets: FLOODGATE_GATEWAY_RATE_LIMIT_URL, else the Redis of
  * the cache, else of the stock, else memory (then each gateway instance counts on its own).
  */
 export function rateLimitUrlOf(config: Config): string | undefined {
-  const isRedis = (url: string | undefined) => {
-    const scheme = cacheUrlScheme(url);
-    return scheme === "redis" || scheme === "redis-cluster";
-  };
   if (config.gatewayRateLimitUrl)
-    return isRedis(config.gatewayRateLimitUrl) ? config.gatewayRateLimitUrl : undefined;
-  return [config.cacheUrl, config.stockUrl].find(isRedis);
-}
-
-async function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
-  const url = rateLimitUrlOf(config);
-  if (!url) return new MemoryRateLimiter();
-  let lastReport = 0;
-  const onError = (error: Error) => {
-    // At most one line a second: an outage must not flood the log at the request rate.
-    if (Date.now() - lastReport < 1000) return;
-    lastReport = Date.now();
-    logger.warn({ err: error }, "gateway: rate-limit store unreachable; limiting per gateway meanwhile");
-  };
-  const redis = await connectRedis(url, { commandTimeoutMs: RATE_LIMIT_TIMEOUT_MS, onError });
-  return new RedisRateLimiter(redis, config.cachePrefix, onError);
+    return isRedisUrl(config.gatewayRateLimitUrl) ? config.gatewayRateLimitUrl : undefined;
+  return [config.cacheUrl, config.stockUrl].find(isRedisUrl);
 }
 
 /**
@@ -63,7 +39,11 @@ export async function runGateway(config: Config, logger: Logger): Promise<Runnin
     );
   }
   const metrics = new Metrics({ process: "gateway" });
-  const limiter = await openRateLimiter(config, logger);
+  const limiter = await openRateLimiter(rateLimitUrlOf(config), {
+    prefix: config.cachePrefix,
+    onWarning: (error) =>
+      logger.warn({ err: error }, "gateway: rate-limit store unreachable; limiting per gateway meanwhile"),
+  });
   const groups = new Map<string, UpstreamGroup>();
   for (const [service, urls] of instances) {
     groups.set(

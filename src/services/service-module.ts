@@ -9,6 +9,7 @@ import type { SnowflakeGenerator } from "../platform/ids/snowflake.js";
 import type { Logger } from "../platform/observability/logger.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import type { Stream } from "../platform/queue/stream.js";
+import type { RateLimiter } from "../platform/ratelimit/rate-limiter.js";
 import type { ReservationBook } from "../platform/reservations/reservation-book.js";
 import type { CatalogApi } from "./catalog/api.js";
 import type { FulfillmentApi } from "./fulfillment/api.js";
@@ -41,6 +42,8 @@ export interface ServiceContext {
   readonly caching: Caching;
   /** Live stock and reservations (the inventory's). */
   readonly reservations: ReservationBook;
+  /** Token buckets for limits at the door (the order intake's), shared through Redis when configured. */
+  readonly rateLimiter: RateLimiter;
   /** Best-effort pub/sub between processes. */
   readonly broadcast: Broadcast;
   readonly ids: SnowflakeGenerator;

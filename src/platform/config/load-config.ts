@@ -33,6 +33,11 @@ export interface Config {
   readonly gatewayIpRate: number;
   readonly gatewayIpBurst: number;
   readonly gatewayRateLimitUrl: string | undefined;
+  readonly orderUserRate: number;
+  readonly orderUserBurst: number;
+  readonly orderIpRate: number;
+  readonly orderIpBurst: number;
+  readonly rateLimitUrl: string | undefined;
   readonly gatewayUpstreamTimeoutMs: number;
   readonly gatewayHealthIntervalMs: number;
   readonly gatewayGetRetries: number;
@@ -159,6 +164,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     gatewayIpRate: value("gatewayIpRate") as number,
     gatewayIpBurst: value("gatewayIpBurst") as number,
     gatewayRateLimitUrl: value("gatewayRateLimitUrl") as string | undefined,
+    orderUserRate: value("orderUserRate") as number,
+    orderUserBurst: value("orderUserBurst") as number,
+    orderIpRate: value("orderIpRate") as number,
+    orderIpBurst: value("orderIpBurst") as number,
+    rateLimitUrl: value("rateLimitUrl") as string | undefined,
     gatewayUpstreamTimeoutMs: value("gatewayUpstreamTimeoutMs") as number,
     gatewayHealthIntervalMs: value("gatewayHealthIntervalMs") as number,
     gatewayGetRetries: value("gatewayGetRetries") as number,

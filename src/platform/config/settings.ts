@@ -150,6 +150,30 @@ export const SETTINGS = {
     default: "100",
     doc: "Gateway: requests one client IP address may make at once before FLOODGATE_GATEWAY_IP_RATE applies.",
   },
+  orderUserRate: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "10",
+    doc: "Order intake: POST /orders per second each signed-in user may send (token bucket, bursts up to FLOODGATE_ORDER_USER_BURST), checked by the orders service itself, with or without the gateway; beyond it 429 rate_limited with Retry-After. 0 turns it off.",
+  },
+  orderUserBurst: {
+    type: { kind: "int", min: 1, max: 1_000_000 },
+    default: "20",
+    doc: "Order intake: POST /orders one user may send at once before FLOODGATE_ORDER_USER_RATE applies.",
+  },
+  orderIpRate: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "0",
+    doc: "Order intake: POST /orders per second from one client address. Off (0) by default: behind the gateway or a load balancer every request comes from the same few addresses (the gateway limits per client address itself); set it when the intake takes clients directly.",
+  },
+  orderIpBurst: {
+    type: { kind: "int", min: 1, max: 1_000_000 },
+    default: "100",
+    doc: "Order intake: POST /orders one client address may send at once before FLOODGATE_ORDER_IP_RATE applies.",
+  },
+  rateLimitUrl: {
+    type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
+    doc: "Order intake: where its rate-limit buckets live, so every intake process counts the same requests: redis:// or redis-cluster://, or memory:// for each process on its own. Unset: the Redis of FLOODGATE_CACHE_URL, else of FLOODGATE_STOCK_URL, else memory.",
+  },
   gatewayRateLimitUrl: {
     type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
     doc: "Gateway: where rate-limit buckets live, so every gateway instance counts the same requests: redis:// or redis-cluster://. Unset: the Redis of FLOODGATE_CACHE_URL, else of FLOODGATE_STOCK_URL, else each gateway's memory.",

@@ -11,6 +11,7 @@ import { PAYMENT_EVENTS_TOPIC } from "../payments/payment-events.js";
 import type { ServiceContext, ServiceModule } from "../service-module.js";
 import { ORDERS_OPERATIONS, type OrderBacklog, type OrdersApi } from "./api.js";
 import { OrderIntake } from "./intake.js";
+import { OrderDoor } from "./order-door.js";
 import { OrderLifecycleHandlers } from "./order-lifecycle-handlers.js";
 import { OrderQueries } from "./order-queries.js";
 import { decodeOrderRequest, ORDER_REQUESTS_TOPIC } from "./order-request.js";
@@ -162,11 +163,33 @@ export const ordersService: ServiceModule<OrdersApi> = {
         };
       },
     };
+    const door = new OrderDoor(
+      context.rateLimiter,
+      {
+        user:
+          config.orderUserRate > 0
+            ? { ratePerSecond: config.orderUserRate, burst: config.orderUserBurst }
+            : undefined,
+        ip:
+          config.orderIpRate > 0
+            ? { ratePerSecond: config.orderIpRate, burst: config.orderIpBurst }
+            : undefined,
+      },
+      context.metrics.counter("orders_rate_limited_total", "Order requests refused with 429, by limit.", [
+        "scope",
+      ]),
+    );
     return {
       api,
       routes: (app) => {
         if (role !== "worker")
-          registerOrderRoutes(app, { intake, queries, tokens: context.tokens, databases: context.databases });
+          registerOrderRoutes(app, {
+            intake,
+            door,
+            queries,
+            tokens: context.tokens,
+            databases: context.databases,
+          });
       },
       stop: async () => {
         await lifecycle?.stop();

@@ -8,6 +8,7 @@ import { shardOfSnowflake } from "../../platform/ids/snowflake.js";
 import { SKU_PATTERN } from "../catalog/api.js";
 import type { OrderIntake } from "./intake.js";
 import type { OrderStatus } from "./order.js";
+import type { OrderDoor } from "./order-door.js";
 import type { OrderQueries } from "./order-queries.js";
 import { OrderStore, orderEvent } from "./order-store.js";
 
@@ -43,15 +44,22 @@ const STATUSES: readonly OrderStatus[] = [
 
 export function registerOrderRoutes(
   app: FastifyInstance,
-  deps: { intake: OrderIntake; queries: OrderQueries; tokens: TokenService; databases: ShardRouter },
+  deps: {
+    intake: OrderIntake;
+    door: OrderDoor;
+    queries: OrderQueries;
+    tokens: TokenService;
+    databases: ShardRouter;
+  },
 ): void {
-  const { intake, queries, tokens, databases } = deps;
+  const { intake, door, queries, tokens, databases } = deps;
 
   app.post<{ Body: { sku: string; quantity: number }; Headers: { "idempotency-key"?: string } }>(
     "/orders",
     { schema: { body: ORDER_BODY, headers: ORDER_HEADERS } },
     async (request, reply) => {
       const { userId } = userOf(request, tokens);
+      await door.admit(userId, request.ip);
       const orderId = await intake.place({
         userId,
         sku: request.body.sku,
