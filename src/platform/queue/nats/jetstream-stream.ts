@@ -10,6 +10,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { connect, headers, type MsgHdrs, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { redactUrl } from "../../config/url-redaction.js";
 import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
 import type {
@@ -116,7 +117,7 @@ export async function openJetStream(url: string, options: JetStreamOptions = {})
     // profiled flash sale (bench/results, --cpu-prof). Failures still carry their own message.
     noAsyncTraces: true,
   }).catch((error: unknown) => {
-    throw new Error(`Could not connect to NATS at ${url}: ${String(error)}`, { cause: error });
+    throw new Error(`Could not connect to NATS at ${redactUrl(url)}: ${String(error)}`, { cause: error });
   });
   try {
     // Also checks that JetStream is enabled for this account: fails here rather than on first use.
@@ -445,7 +446,7 @@ class JetStreamStream implements Stream, JetStreamGroupHost {
   }
 
   private closedError(): Error {
-    return new Error(`The JetStream stream at ${this.url} is closed`);
+    return new Error(`The JetStream stream at ${redactUrl(this.url)} is closed`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
+import { redactUrl } from "../../config/url-redaction.js";
 import { replayDeadLetters } from "../dead-letter-replay.js";
 import { assertGroupOptions } from "../group-options.js";
 import type {
@@ -108,7 +109,7 @@ export async function openRedisStreams(url: string, options: RedisStreamsOptions
     return new RedisStreams(url, redis, connectionOptions, scripts, settings, warn);
   } catch (error) {
     redis.disconnect();
-    throw new Error(`Could not open Redis Streams at ${url}: ${String(error)}`, { cause: error });
+    throw new Error(`Could not open Redis Streams at ${redactUrl(url)}: ${String(error)}`, { cause: error });
   }
 }
 
@@ -369,7 +370,7 @@ class RedisStreams implements Stream, RedisGroupHost {
   }
 
   private closedError(): Error {
-    return new Error(`The Redis Streams stream at ${this.url} is closed`);
+    return new Error(`The Redis Streams stream at ${redactUrl(this.url)} is closed`);
   }
 }
 
