@@ -57,7 +57,17 @@ export const ERROR_CATALOGUE = {
   order_not_found: { status: 404, retryable: false, message: "No order has this id." },
   unknown_sku: { status: 404, retryable: false, message: "No product has this SKU." },
   sale_not_found: { status: 404, retryable: false, message: "No sale exists for this SKU." },
+  mail_not_found: {
+    status: 404,
+    retryable: false,
+    message: "No email has this id, or this mail catcher does not keep its message (an SMTP server is set).",
+  },
   method_not_allowed: { status: 405, retryable: false, message: "This route does not accept that method." },
+  request_timeout: {
+    status: 408,
+    retryable: true,
+    message: "The request did not arrive in time; the connection is closed. Retry.",
+  },
   sold_out: { status: 409, retryable: false, message: "The SKU is sold out." },
   limit_exceeded: {
     status: 409,
@@ -113,6 +123,11 @@ export const ERROR_CATALOGUE = {
     status: 429,
     retryable: true,
     message: "Too many requests from this user or address; retry after the time Retry-After gives.",
+  },
+  headers_too_large: {
+    status: 431,
+    retryable: false,
+    message: "The request line and headers together are larger than the server accepts.",
   },
   internal_error: { status: 500, retryable: true, message: "Something went wrong on our side." },
   dependency_failed: {

@@ -1,8 +1,11 @@
-import { Ajv } from "ajv";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import { Ajv, type ValidateFunction } from "ajv";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from "fastify";
@@ -49,6 +52,19 @@ export function createHttpServer(serverOptions: HttpServerOptions): FastifyInsta
     return503OnClosing: false,
     forceCloseConnections: "idle",
     requestIdHeader: "x-request-id",
+    // What the router refuses before any route or hook runs (a malformed percent-encoding, a path
+    // parameter over the router's 100 characters) is answered in the error format too.
+    frameworkErrors: (error, _request, reply) => {
+      const { code, message, status } = frameworkError(error);
+      // Fastify types this reply by the route's schema; there is no route yet.
+      const raw = reply as unknown as FastifyReply;
+      return raw
+        .status(status)
+        .type("application/json; charset=utf-8")
+        .send(JSON.stringify({ error: { code, message } }));
+    },
+    // And so is what the HTTP parser refuses (oversized headers, bad bytes, a slow client).
+    clientErrorHandler: answerClientError,
   });
 
   // The API speaks JSON only: any other body type gets 415 rather than a confusing shape error.
@@ -69,7 +85,7 @@ export function createHttpServer(serverOptions: HttpServerOptions): FastifyInsta
     allErrors: false,
   });
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === "body" ? strict : coercing).compile(schema),
+    httpPart === "body" ? strict.compile(schema) : finiteOnly(coercing.compile(schema)),
   );
 
   const requestDuration = options.metrics.histogram(
@@ -111,6 +127,74 @@ export function createHttpServer(serverOptions: HttpServerOptions): FastifyInsta
     reply.type("text/plain; version=0.0.4").send(await options.metrics.text()),
   );
   return app;
+}
+
+/**
+ * Ajv coerces "1e400" or "9…9" (309 digits) to Infinity for an integer and then skips minimum and
+ * maximum, which it applies to finite numbers only: `?limit=1e400` reached the database as a bigint
+ * "Infinity" (a 500). A coerced part (query, params, headers) with a non-finite number is refused.
+ */
+function finiteOnly(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    if (!validate(data)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const field = Object.entries(data ?? {}).find(([, value]) =>
+      [value].flat().some((item) => typeof item === "number" && !Number.isFinite(item)),
+    )?.[0];
+    checked.errors =
+      field === undefined
+        ? null
+        : [
+            {
+              instancePath: `/${field}`,
+              schemaPath: "#",
+              keyword: "type",
+              params: {},
+              message: "must be a finite number",
+            },
+          ];
+    return field === undefined;
+  }) as ValidateFunction;
+  return checked;
+}
+
+function frameworkError(error: FastifyError): ClientError {
+  switch (error.code) {
+    case "FST_ERR_BAD_URL":
+      return catalogued(
+        "invalid_request",
+        "The request path is not a valid URL (a malformed percent-encoding).",
+      );
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return catalogued("invalid_request", "A path segment is longer than any id or SKU can be.");
+    default:
+      return catalogued("internal_error");
+  }
+}
+
+/**
+ * Answers a request the HTTP parser refused, on the raw socket (there is no request to reply to),
+ * then closes the connection: after a parse error the stream's framing cannot be trusted.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has no one to answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const { code, message, status } =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? catalogued("headers_too_large")
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? catalogued("request_timeout")
+        : catalogued("invalid_request", "The request is not valid HTTP/1.1.");
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 interface ClientError {

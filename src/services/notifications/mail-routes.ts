@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TokenService } from "../../platform/auth/tokens.js";
 import type { Database } from "../../platform/db/database.js";
+import { AppError } from "../../platform/errors/catalogue.js";
 import { decodeCursor, encodeCursor } from "../../platform/http/cursor.js";
 import { adminOf } from "../../platform/http/principal.js";
 import type { Mailer } from "../../platform/mail/mailer.js";
@@ -73,10 +74,10 @@ export function registerMailRoutes(
   app.get<{ Params: { id: string } }>(
     "/admin/mail/:id",
     { schema: { params: ID_PARAMS } },
-    async (request, reply) => {
+    async (request) => {
       adminOf(request, tokens);
       const email = await EmailStore.byId(db, request.params.id);
-      if (!email) return mailNotFound(reply);
+      if (!email) mailNotFound();
       return { ...summaryOf(email, keeps && email.status === "sent"), text: email.text, html: email.html };
     },
   );
@@ -87,7 +88,7 @@ export function registerMailRoutes(
     async (request, reply) => {
       adminOf(request, tokens);
       const raw = await mailer.kept(request.params.id);
-      if (!raw) return mailNotFound(reply);
+      if (!raw) mailNotFound();
       return reply
         .type("message/rfc822")
         .header("content-disposition", `inline; filename="${request.params.id}.eml"`)
@@ -97,16 +98,7 @@ export function registerMailRoutes(
   );
 }
 
-/**
- * 404 for an email that does not exist, or (raw) was not kept. Answered here rather than through
- * the error catalogue for now: `mail_not_found` is to be added there (see docs/errors.md).
- */
-function mailNotFound(reply: import("fastify").FastifyReply) {
-  return reply.status(404).send({
-    error: {
-      code: "mail_not_found",
-      message:
-        "No email has this id, or this mail catcher does not keep its message (an SMTP server is set).",
-    },
-  });
+/** 404 for an email that does not exist, or (raw) was not kept. */
+function mailNotFound(): never {
+  throw new AppError("mail_not_found");
 }
