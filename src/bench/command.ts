@@ -40,7 +40,7 @@ Scenarios:
                 of each kind and one points award (exit 1 on any FAIL). --compare sync: the same
                 burst against a synchronous webhook that does every step inline (sync-server.ts);
                 the summary gives the webhook p99 ratio against the issue's targets. Takes
-                --buyers, --connections, --compare sync, --runs, --target-env, --infra, --out,
+                --buyers, --connections, --compare sync, --runs, --target-env, --infra, --out, --cpu-prof,
                 --json-only; servers: --target-env FLOODGATE_DATABASE_URLS=postgres://root@127.0.0.1:5432/test
                 FLOODGATE_QUEUE_URL=nats://127.0.0.1:4222 (each run gets databases of its own)
   soak          --orders (${SOAK_DEFAULTS.orders.toLocaleString("en-US")}) accepted orders through ONE Floodgate (started with node

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { TokenService } from "../../platform/auth/tokens.js";
 import { processCpuMs } from "../cpu-accounting.js";
 import type { ProgressReporter } from "../progress.js";
@@ -126,7 +126,7 @@ export async function runFloodgateLifecycle(
       // Orders are stored before the measured part starts: no write ceiling for the setup.
       writeRate: 0,
       batchSize: 500,
-      cpuProfileDir: null,
+      cpuProfileDir: options.cpuProf ? resolve(options.outDir) : null,
       env,
     });
     try {

@@ -29,6 +29,8 @@ export interface LifecycleOptions {
   readonly infra: Infra;
   readonly outDir: string;
   readonly jsonOnly: boolean;
+  /** Run Floodgate under node --cpu-prof; the profiles go to outDir. */
+  readonly cpuProf: boolean;
 }
 
 /** The options of `floodgate bench` that the lifecycle scenario reads (strings as typed). */
@@ -42,6 +44,7 @@ export interface RawLifecycleOptions {
   readonly infra?: string;
   readonly out?: string;
   readonly jsonOnly?: boolean;
+  readonly cpuProf?: boolean;
 }
 
 /** Options of other scenarios that mean nothing here: refused rather than silently ignored. */
@@ -59,7 +62,6 @@ const NOT_FOR_LIFECYCLE = [
   "url",
   "databaseUrl",
   "atFractionOfMax",
-  "cpuProf",
   "seed",
 ] as const;
 
@@ -121,5 +123,6 @@ export function resolveLifecycleOptions(raw: RawLifecycleOptions): LifecycleOpti
     infra,
     outDir: raw.out ?? LIFECYCLE_DEFAULTS.outDir,
     jsonOnly: raw.jsonOnly === true,
+    cpuProf: raw.cpuProf === true,
   };
 }

@@ -27,6 +27,11 @@ export interface EventConsumerOptions {
   /** The consuming service's schema, holding its `processed_events` table. */
   readonly schema: string;
   readonly handle: EventHandler;
+  /**
+   * The event types `handle` acts on. Others are acked without a transaction or a processed key:
+   * an event that changes nothing needs no record that it changed nothing. Undefined: every type.
+   */
+  readonly types?: readonly string[];
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Deliveries before a message goes to the dead letters (`floodgate dlq` shows and replays them). */
@@ -68,7 +73,7 @@ export class EventConsumer {
     });
     this.processed = options.metrics.counter(
       "events_consumed_total",
-      "Events handled by consumers, by group and outcome (applied, duplicate, failed, malformed).",
+      "Events handled by consumers, by group and outcome (applied, duplicate, ignored, failed, malformed).",
       ["group", "outcome"],
     );
   }
@@ -119,11 +124,16 @@ export class EventConsumer {
    */
   private async handleBatch(deliveries: readonly Delivery[]): Promise<void> {
     const byDatabase = new Map<Database, { event: DomainEvent; delivery: Delivery }[]>();
+    const ignored: Delivery[] = [];
     for (const delivery of deliveries) {
       const event = decodeEvent(delivery.data);
       // Malformed: handled alone (given back until dead-lettered).
       if (!event) {
         await this.handle(delivery);
+        continue;
+      }
+      if (this.ignores(event)) {
+        ignored.push(delivery);
         continue;
       }
       let database: Database;
@@ -137,6 +147,7 @@ export class EventConsumer {
       items.push({ event, delivery });
       byDatabase.set(database, items);
     }
+    await Promise.all(ignored.map((delivery) => this.ackIgnored(delivery)));
     for (const [database, items] of byDatabase) {
       if (items.length === 1) {
         await this.handle(items[0]!.delivery);
@@ -145,11 +156,18 @@ export class EventConsumer {
       let applied: { delivery: Delivery; fresh: boolean; committed: (() => Promise<void>)[] }[];
       try {
         applied = await database.transaction(async (tx) => {
+          // Every processed key in one statement; then the fresh events, in the order fetched.
+          const fresh = await this.recordAll(
+            items.map((item) => item.event),
+            tx,
+          );
           const done = [];
           for (const { event, delivery } of items) {
             const committed: (() => Promise<void>)[] = [];
-            const fresh = await this.recordAndHandle(event, tx, committed);
-            done.push({ delivery, fresh, committed });
+            // A second copy of one event in the same batch is a duplicate: only the first is fresh.
+            const isFresh = fresh.delete(event.id);
+            if (isFresh) await this.options.handle(event, tx, (work) => committed.push(work));
+            done.push({ delivery, fresh: isFresh, committed });
           }
           return done;
         });
@@ -192,6 +210,34 @@ export class EventConsumer {
     }
   }
 
+  private ignores(event: DomainEvent): boolean {
+    return this.options.types !== undefined && !this.options.types.includes(event.type);
+  }
+
+  private async ackIgnored(delivery: Delivery): Promise<void> {
+    const { group } = this.options;
+    try {
+      await delivery.ack();
+      this.processed.inc({ group, outcome: "ignored" });
+    } catch (error) {
+      // It comes again, and is ignored again.
+      this.options.logger.warn(
+        { err: error, group, messageId: delivery.id },
+        "acking an ignored event failed",
+      );
+    }
+  }
+
+  /** Records the events as processed in `tx`, in one statement; the ids recorded now (the others are duplicates). */
+  private async recordAll(events: readonly DomainEvent[], tx: TransactionSql): Promise<Set<string>> {
+    const rows = await tx.query<{ event_id: string }>(
+      `INSERT INTO ${this.table} (event_id, event_type)
+       SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [events.map((event) => event.id), events.map((event) => event.type)],
+    );
+    return new Set(rows.map((row) => row.event_id));
+  }
+
   /** Records the event as processed and applies it in `tx`; false (nothing applied) for a duplicate. */
   private async recordAndHandle(
     event: DomainEvent,
@@ -217,6 +263,10 @@ export class EventConsumer {
         "malformed event; giving it back until it is dead-lettered",
       );
       await delivery.nak(retryCapMs).catch(() => {});
+      return;
+    }
+    if (this.ignores(event)) {
+      await this.ackIgnored(delivery);
       return;
     }
     // An outage of what the handler depends on (the database down or failing over, a lock

@@ -90,6 +90,7 @@ export class Fulfillment {
       database: () => db,
       schema: FULFILLMENT_SCHEMA,
       handle: (event, tx, afterCommit) => handlers.onOrderEvent(event, tx, afterCommit),
+      types: ["order.paid", "order.refunded"],
       logger,
       metrics: options.metrics,
       ...(options.maxEventAttempts ? { maxAttempts: options.maxEventAttempts } : {}),

@@ -89,6 +89,7 @@ export const inventoryService: ServiceModule<InventoryApi> = {
       group: "inventory.on-orders",
       database: () => context.databases.primary,
       schema: "inventory",
+      types: ["order.cancelled", "order.refunded"],
       logger: log,
       metrics,
       handle: async (event, tx, afterCommit) => {

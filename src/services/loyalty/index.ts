@@ -3,7 +3,7 @@ import { EventConsumer } from "../../platform/events/event-consumer.js";
 import { ORDER_EVENTS_TOPIC } from "../orders/order-events.js";
 import type { ServiceModule } from "../service-module.js";
 import { LOYALTY_OPERATIONS, type LoyaltyApi } from "./api.js";
-import { LoyaltyHandlers } from "./loyalty-handlers.js";
+import { LOYALTY_ORDER_TYPES, LoyaltyHandlers } from "./loyalty-handlers.js";
 import { registerPointsRoutes } from "./points-routes.js";
 
 /**
@@ -33,6 +33,7 @@ export const loyaltyService: ServiceModule<LoyaltyApi> = {
       database: () => db,
       schema: "loyalty",
       handle: (event, tx, afterCommit) => handlers.onOrderEvent(event, tx, afterCommit),
+      types: LOYALTY_ORDER_TYPES,
       logger,
       metrics,
     });

@@ -7,6 +7,9 @@ import type { OrderEventData } from "../orders/order-events.js";
 import { PointsLedger } from "./points-ledger.js";
 import { pointsFor } from "./points-rule.js";
 
+/** The order event types `LoyaltyHandlers.onOrderEvent` acts on. */
+export const LOYALTY_ORDER_TYPES = ["order.completed", "order.refunded"] as const;
+
 /** An event that names no order, user or amount cannot move points: it goes to the dead letters. */
 export class UnusableEventError extends Error {
   override readonly name = "UnusableEventError";
@@ -54,6 +57,7 @@ export class LoyaltyHandlers {
    * retried must not count its points twice.
    */
   async onOrderEvent(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
+    // LOYALTY_ORDER_TYPES lists these two: keep them in step.
     if (event.type === "order.completed") return this.award(event, tx, afterCommit);
     if (event.type === "order.refunded") return this.reverse(event, tx, afterCommit);
   }

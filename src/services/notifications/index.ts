@@ -47,6 +47,7 @@ export const createNotificationsService = (openMailer: MailerFactory): ServiceMo
         handle: async (event, tx, afterCommit) => {
           if (await handlers.onOrderEvent(event, tx)) afterCommit(wakeSender);
         },
+        types: ["order.paid", "order.shipped", "order.cancelled"],
         logger,
         metrics,
       }),
@@ -59,6 +60,7 @@ export const createNotificationsService = (openMailer: MailerFactory): ServiceMo
         handle: async (event, tx, afterCommit) => {
           if (await handlers.onPaymentEvent(event, tx)) afterCommit(wakeSender);
         },
+        types: ["payment.refunded"],
         logger,
         metrics,
       }),

@@ -35,6 +35,11 @@ export class OrderLifecycleHandlers {
     this.applied = transitionsCounter(metrics);
   }
 
+  /** The payment event types `onPayment` acts on. */
+  static readonly PAYMENT_TYPES = ["payment.succeeded", "payment.refunded"] as const;
+  /** The shipment event types `onShipment` acts on. */
+  static readonly SHIPMENT_TYPES = ["shipment.created", "shipment.delivered"] as const;
+
   /** `payments.events` */
   async onPayment(event: DomainEvent, tx: TransactionSql, afterCommit: AfterCommit): Promise<void> {
     switch (event.type) {

@@ -61,6 +61,7 @@ export function createPaymentsService(openProvider: PaymentProviderFactory): Ser
           database: () => db,
           schema: PAYMENTS_SCHEMA,
           handle: refundRequests.handle,
+          types: ["order.payment_refused", "order.refund_requested"],
           logger,
           metrics: context.metrics,
         }),

@@ -49,7 +49,7 @@ describe("an event consumer's batches", () => {
       },
     });
 
-  const consumer = (topic: string, database: Database, handle: EventHandler) =>
+  const consumer = (topic: string, database: Database, handle: EventHandler, types?: readonly string[]) =>
     new EventConsumer({
       stream,
       topic,
@@ -57,6 +57,7 @@ describe("an event consumer's batches", () => {
       database: () => database,
       schema: "shop",
       handle,
+      ...(types ? { types } : {}),
       logger: createLogger("silent"),
       metrics: new Metrics({}, { processMetrics: false }),
       maxAttempts: 2,
@@ -161,5 +162,49 @@ describe("an event consumer's batches", () => {
         .map((event) => event.id)
         .sort(),
     );
+  }, 60_000);
+
+  it("applies an event delivered twice in one batch once", async () => {
+    const events = await appendAll("twice");
+    for (const event of events.slice(0, 5)) await stream.append("twice", encodeEvent(event));
+    const running = consumer("twice", db, async (event, tx) => {
+      await tx.query("INSERT INTO shop.effects (event_id, topic) VALUES ($1, 'twice')", [event.id]);
+    });
+    running.start();
+    try {
+      await eventually(async () => (await running.lag()) === 0, 30_000, "every event handled");
+    } finally {
+      await running.stop();
+    }
+    expect(await effectsOf("twice")).toEqual(events.map((event) => event.id).sort());
+  }, 60_000);
+
+  it("acks events of types it does not handle with no transaction and no processed key", async () => {
+    const others = Array.from({ length: EVENTS }, (_, n) => newEvent("other.thing", { n }));
+    for (const event of others) await stream.append("mixed", encodeEvent(event));
+    const wanted = await appendAll("mixed");
+    const transactions = { n: 0 };
+    const seen: string[] = [];
+    const running = consumer(
+      "mixed",
+      counting(transactions),
+      async (event, tx) => {
+        seen.push(event.type);
+        await tx.query("INSERT INTO shop.effects (event_id, topic) VALUES ($1, 'mixed')", [event.id]);
+      },
+      ["thing.happened"],
+    );
+    running.start();
+    try {
+      await eventually(async () => (await running.lag()) === 0, 30_000, "every event handled");
+    } finally {
+      await running.stop();
+    }
+    expect(new Set(seen)).toEqual(new Set(["thing.happened"]));
+    expect(await effectsOf("mixed")).toEqual(wanted.map((event) => event.id).sort());
+    const recorded = await db.query("SELECT 1 FROM shop.processed_events WHERE event_type = 'other.thing'");
+    expect(recorded).toHaveLength(0);
+    // The ignored half cost no transaction: at most one per fetched batch of the wanted half.
+    expect(transactions.n).toBeLessThanOrEqual(Math.ceil(EVENTS / 2));
   }, 60_000);
 });

@@ -62,14 +62,14 @@ export async function publishPaymentEvents(stream: Stream, events: readonly Doma
   for (const event of events) await stream.append(PAYMENT_EVENTS_TOPIC, encodeEvent(event));
 }
 
-/** Events a consumer group has finished with (applied or duplicate), from the process's /metrics. */
+/** Events a consumer group has finished with (applied, duplicate, or ignored as not its type), from /metrics. */
 export async function eventsConsumed(server: Pick<TestServer, "url">, group: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   let total = 0;
   for (const line of text.split("\n")) {
     const match = /^floodgate_events_consumed_total\{([^}]*)\} (\d+)/.exec(line);
     if (!match || !match[1]!.includes(`group="${group}"`)) continue;
-    if (/outcome="(applied|duplicate)"/.test(match[1]!)) total += Number(match[2]);
+    if (/outcome="(applied|duplicate|ignored)"/.test(match[1]!)) total += Number(match[2]);
   }
   return total;
 }
