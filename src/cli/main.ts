@@ -267,8 +267,9 @@ function printWelcome(
         ]
       : []),
     "",
-    `Dashboard: ${url}/dashboard`,
+    `Dashboard: ${url}/dashboard    (its Mail tab lists the emails sent; paste the admin token below when it asks)`,
     `Browse: curl -s '${url}/products?limit=5'    Stock: curl -s ${url}/admin/sales/${DEMO_SALE_SKU} -H 'authorization: Bearer ${admin}'`,
+    `Admin token: ${admin}`,
     "More tokens: npx floodgate token --user <id> [--admin]    Stop: Ctrl-C",
     "",
   ];
