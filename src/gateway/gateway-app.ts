@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { AppError } from "../platform/errors/catalogue.js";
-import { createHttpServer } from "../platform/http/server.js";
+import { type ConnectionLimits, createHttpServer } from "../platform/http/server.js";
 import type { Logger } from "../platform/observability/logger.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { serverSpanOf } from "../platform/observability/tracing-http.js";
@@ -18,6 +18,7 @@ export interface GatewayAppOptions {
   readonly policy: EdgePolicy;
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly bodyLimitBytes: number;
+  readonly connections?: ConnectionLimits;
   readonly upstreamTimeoutMs: number;
   readonly getRetries: number;
   readonly isReady: () => boolean;
@@ -34,6 +35,7 @@ export function createGatewayApp(options: GatewayAppOptions): FastifyInstance {
     logger: options.logger,
     metrics: options.metrics,
     bodyLimitBytes: options.bodyLimitBytes,
+    ...(options.connections ? { connections: options.connections } : {}),
     isReady: options.isReady,
     isAccepting: options.isAccepting,
   });

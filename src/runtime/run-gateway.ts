@@ -4,6 +4,7 @@ import { createGatewayApp } from "../gateway/gateway-app.js";
 import { serviceInstances } from "../gateway/service-instances.js";
 import { UpstreamGroup } from "../gateway/upstream-group.js";
 import { type Config, ConfigError } from "../platform/config/load-config.js";
+import { connectionLimitsOf } from "../platform/http/server.js";
 import type { Logger } from "../platform/observability/logger.js";
 import { Metrics } from "../platform/observability/metrics.js";
 import { isRedisUrl, openRateLimiter } from "../platform/ratelimit/open-rate-limiter.js";
@@ -82,6 +83,7 @@ export async function runGateway(config: Config, logger: Logger): Promise<Runnin
     policy,
     groups,
     bodyLimitBytes: config.bodyLimitBytes,
+    connections: connectionLimitsOf(config),
     upstreamTimeoutMs: config.gatewayUpstreamTimeoutMs,
     getRetries: config.gatewayGetRetries,
     isReady: () => ready,

@@ -6,7 +6,7 @@ import { AppError } from "../platform/errors/catalogue.js";
 import { registerDashboardRoutes } from "../platform/http/dashboard-routes.js";
 import { registerDiagnosticsRoutes } from "../platform/http/diagnostics-routes.js";
 import { registerQueueAdminRoutes } from "../platform/http/queue-admin-routes.js";
-import { createHttpServer } from "../platform/http/server.js";
+import { connectionLimitsOf, createHttpServer } from "../platform/http/server.js";
 import { internalPath, type Operations } from "../platform/http/service-client.js";
 import { registerTelemetryRoutes } from "../platform/http/telemetry-routes.js";
 import type { Logger } from "../platform/observability/logger.js";
@@ -60,6 +60,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
     logger,
     metrics: platform.metrics,
     bodyLimitBytes: config.bodyLimitBytes,
+    connections: connectionLimitsOf(config),
     isReady: () => ready,
     isAccepting: () => accepting,
   });
@@ -71,6 +72,7 @@ export async function runServices(config: Config, logger: Logger): Promise<Runni
           logger,
           metrics: platform.metrics,
           bodyLimitBytes: config.bodyLimitBytes,
+          connections: connectionLimitsOf(config),
           isReady: () => ready,
           isAccepting: () => accepting,
         })

@@ -47,6 +47,10 @@ export interface Config {
   readonly workerId: number | undefined;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  readonly httpMaxConnections: number;
   readonly ordersRole: "all" | "intake" | "worker";
   readonly orderRedeliverySeconds: number;
   readonly orderBatchSize: number;
@@ -177,6 +181,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     workerId: value("workerId") as number | undefined,
     logLevel: value("logLevel") as string,
     bodyLimitBytes: value("bodyLimitBytes") as number,
+    httpHeadersTimeoutMs: value("httpHeadersTimeoutMs") as number,
+    httpRequestTimeoutMs: value("httpRequestTimeoutMs") as number,
+    httpKeepAliveTimeoutMs: value("httpKeepAliveTimeoutMs") as number,
+    httpMaxConnections: value("httpMaxConnections") as number,
     ordersRole: value("ordersRole") as Config["ordersRole"],
     orderRedeliverySeconds: value("orderRedeliverySeconds") as number,
     orderBatchSize: value("orderBatchSize") as number,

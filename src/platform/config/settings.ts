@@ -217,6 +217,26 @@ export const SETTINGS = {
     default: "16384",
     doc: "Largest request body accepted; larger ones get 413 payload_too_large.",
   },
+  httpHeadersTimeoutMs: {
+    type: { kind: "int", min: 100, max: 600_000 },
+    default: "10000",
+    doc: "How long a client may take to send a request's line and headers before 408 request_timeout and a closed connection (slow-header clients hold a socket each).",
+  },
+  httpRequestTimeoutMs: {
+    type: { kind: "int", min: 100, max: 3_600_000 },
+    default: "30000",
+    doc: "How long a client may take to send a whole request, body included, before 408 request_timeout and a closed connection.",
+  },
+  httpKeepAliveTimeoutMs: {
+    type: { kind: "int", min: 100, max: 600_000 },
+    default: "5000",
+    doc: "How long an idle keep-alive connection stays open. Behind a load balancer, set it above the balancer's idle timeout, so the server never closes a connection the balancer is about to reuse.",
+  },
+  httpMaxConnections: {
+    type: { kind: "int", min: 0, max: 1_000_000 },
+    default: "10000",
+    doc: "Open connections a listener accepts at once; beyond it new ones are closed as they arrive (keep it below the process's open-file limit). 0: no limit.",
+  },
   ordersRole: {
     type: { kind: "enum", values: ["all", "intake", "worker"] },
     default: "all",

@@ -34,6 +34,39 @@ export interface HttpServerOptions {
    * being ready first (so balancers stop sending) and keeps serving until it stops accepting.
    */
   readonly isAccepting?: () => boolean;
+  /** Limits against slow and too many clients; the settings' defaults when absent. */
+  readonly connections?: ConnectionLimits;
+}
+
+/** FLOODGATE_HTTP_HEADERS_TIMEOUT_MS, _REQUEST_TIMEOUT_MS, _KEEP_ALIVE_TIMEOUT_MS, _MAX_CONNECTIONS. */
+export interface ConnectionLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** 0: no limit. */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 10_000,
+};
+
+/** The connection limits the configuration sets. */
+export function connectionLimitsOf(config: {
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  readonly httpMaxConnections: number;
+}): ConnectionLimits {
+  return {
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+    maxConnections: config.httpMaxConnections,
+  };
 }
 
 /**
@@ -42,7 +75,17 @@ export interface HttpServerOptions {
  */
 export function createHttpServer(serverOptions: HttpServerOptions): FastifyInstance {
   const options = { isAccepting: serverOptions.isReady, ...serverOptions };
+  const limits = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
+    // Slow clients: Node checks the header and request deadlines every connectionsCheckingInterval,
+    // so it is kept well below them; a late client gets 408 request_timeout (clientErrorHandler).
+    http: {
+      // Node refuses a header deadline later than the whole request's.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, limits.headersTimeoutMs / 4)),
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     loggerInstance: options.logger as FastifyBaseLogger,
     // Per-request log lines would cost more than the request itself under a flash sale;
     // errors are still logged, and request counts and latencies go to /metrics.
@@ -66,6 +109,8 @@ export function createHttpServer(serverOptions: HttpServerOptions): FastifyInsta
     // And so is what the HTTP parser refuses (oversized headers, bad bytes, a slow client).
     clientErrorHandler: answerClientError,
   });
+  // Too many clients: connections past the limit are closed as they arrive, before any work.
+  if (limits.maxConnections > 0) app.server.maxConnections = limits.maxConnections;
 
   // The API speaks JSON only: any other body type gets 415 rather than a confusing shape error.
   app.removeContentTypeParser("text/plain");
