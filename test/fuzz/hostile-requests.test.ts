@@ -3,7 +3,14 @@ import fc from "fast-check";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ERROR_CATALOGUE, isErrorCode } from "../../src/platform/errors/catalogue.js";
+import {
+  type RunningPaymentSimulator,
+  startPaymentSimulator,
+} from "../../src/platform/payments/simulator/simulator-server.js";
 import { openSale, startTestServer, type TestServer } from "../support/test-server.js";
+
+const FUZZ_WEBHOOK_SECRET = "fuzz-webhook-secret-0123456789abcdef";
+
 import {
   asHeaderValue,
   headerValue,
@@ -139,8 +146,16 @@ describe("fuzzing: hostile requests to every route get a catalogued 4xx (or a su
   /** Values that get past validation: the fuzzed requests then reach the handlers. */
   const pool: string[] = ["FUZZ-1", "FUZZ-2", "1234567890", "orders.requested"];
 
+  let simulator: RunningPaymentSimulator | undefined;
+
   beforeAll(async () => {
-    server = await startTestServer();
+    // A provider that answers, as `floodgate start` has: without one, a fuzzed request that is a
+    // valid payment (the buyer's own created order) would rightly get 503 payment_provider_unavailable.
+    simulator = await startPaymentSimulator({ secret: FUZZ_WEBHOOK_SECRET, host: "127.0.0.1", port: 0 });
+    server = await startTestServer({
+      paymentProviderUrl: simulator.url,
+      paymentWebhookSecret: FUZZ_WEBHOOK_SECRET,
+    });
     app = server.running.app;
     routes = routesOf.get(app) ?? [];
     await openSale(server, { sku: "FUZZ-1", stock: 1_000_000, perUserLimit: 5 });
@@ -155,7 +170,10 @@ describe("fuzzing: hostile requests to every route get a catalogued 4xx (or a su
     });
     for (const id of [product.body.id, order.body.orderId]) if (typeof id === "string") pool.push(id);
   });
-  afterAll(() => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await simulator?.close();
+  });
 
   it("records the routes it fuzzes from the running process", () => {
     const urls = new Set(routes.map((r) => r.url));
