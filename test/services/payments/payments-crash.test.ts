@@ -201,9 +201,17 @@ describe("kill -9 of the payments process mid-chain (NATS + PostgreSQL, one serv
         }),
       );
 
-      // 1. Kill while the notifications arrive: a few taken, the rest in flight or waiting.
+      // 1. Kill while the notifications arrive: a few taken, the rest in flight or waiting. The
+      // rest are held back at the simulator for a while, so that a fast machine cannot take them
+      // all before the kill (it once did, and the crash then tested nothing).
       await Promise.all(
-        payments.map((payment) => fetch(`${payment.redirectUrl}/confirm`, { method: "POST" })),
+        payments.map((payment, i) =>
+          fetch(`${payment.redirectUrl}/confirm`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(i < 4 ? {} : { notification: { delayMs: 15_000 } }),
+          }),
+        ),
       );
       await eventually(
         async () => (await deliveries()).filter((d) => d.status === "delivered").length >= 4,
