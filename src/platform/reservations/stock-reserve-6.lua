@@ -19,6 +19,7 @@
 --   {'maybe_settled'}   the pair is in the holders filter but not live: ask the record
 --   {'stale_shape', bits, hash functions}   the caller's filter shape is not the SKU's: retry
 --   {'refused', reason, available, version}   reason: no_sale | sale_not_open | limit_exceeded | sold_out
+--                                             (no_sale also for a sale written without a holders filter)
 --   {'order_exists'}   the order id already names a reservation (ids are never reused)
 local user_key = ARGV[2] .. '\0' .. ARGV[4]
 local first = redis.call('HGET', KEYS[3], user_key)
@@ -32,7 +33,9 @@ if first then
 end
 local sale = redis.call('HMGET', KEYS[1], 'stock', 'limit', 'starts', 'ends', 'reserved', 'sold', 'version',
   'hbits', 'hk')
-if not sale[1] then
+-- A sale without a holders filter was put there by an older version of these scripts: answered as
+-- no sale, so the inventory loads it again from the database (under a new epoch, with a filter).
+if not sale[1] or not sale[8] then
   return {'refused', 'no_sale', 0, 0}
 end
 if sale[8] ~= ARGV[7] then

@@ -211,9 +211,15 @@ export class ReservationStore {
    * A SKU's confirmed reservations as a book holds them: totals, per-user holdings, and the holders
    * filter (every live reservation's key, and every confirmed one's key and order id). The only read
    * that grows with a sale's history, done at a load; confirmed rows are read a page at a time.
+   *
+   * Each page is its own snapshot (READ COMMITTED), and a confirm does not wait for the SKU's row
+   * lock the load holds: a reservation read as live may be confirmed before its page is read. It
+   * is then skipped here (it is in the book as live, and its confirm moves it to sold when the
+   * book hears of it), so no unit is counted twice. Inserts and releases wait for the lock.
    */
   private async settledStock(tx: Sql, terms: SaleTerms, live: readonly Reservation[]): Promise<SettledStock> {
     const holders = BloomBits.ofShape(holdersShape(terms.stock));
+    const liveIds = new Set(live.map((r) => r.orderId));
     holders.add(live.map((r) => holderKey(r.userId, r.idempotencyKey)));
     const heldByUser = new Map<string, number>();
     let sold = 0;
@@ -231,6 +237,7 @@ export class ReservationStore {
         [terms.sku, after],
       );
       for (const row of page) {
+        if (liveIds.has(row.order_id)) continue;
         sold += row.quantity;
         heldByUser.set(row.user_id, (heldByUser.get(row.user_id) ?? 0) + row.quantity);
         holders.add([holderKey(row.user_id, row.idempotency_key), settledOrderKey(row.order_id)]);
