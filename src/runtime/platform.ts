@@ -44,10 +44,13 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-/** FLOODGATE_RATE_LIMIT_URL, else the Redis of the cache, else of the stock; undefined: memory. */
+/**
+ * FLOODGATE_RATE_LIMIT_URL, else the Redis of the cache; undefined: memory. Not the stock's Redis:
+ * it runs with appendfsync always for the reservation book, and a bucket needs no fsync.
+ */
 export function intakeRateLimitUrlOf(config: Config): string | undefined {
   if (config.rateLimitUrl) return isRedisUrl(config.rateLimitUrl) ? config.rateLimitUrl : undefined;
-  return [config.cacheUrl, config.stockUrl].find(isRedisUrl);
+  return isRedisUrl(config.cacheUrl) ? config.cacheUrl : undefined;
 }
 
 export function dataDirOf(config: Config): string {
@@ -167,15 +170,17 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
       { prefix: config.stockPrefix, onError: onError("stock") },
     );
     opened.push(() => reservations.close());
-    // Only the order intake limits requests itself (the gateway has its own limiter).
-    const rateLimiter = await openRateLimiter(
-      config.services.includes("orders") ? intakeRateLimitUrlOf(config) : undefined,
-      {
-        prefix: config.cachePrefix,
-        onWarning: (error) =>
-          logger.warn({ err: error }, "rate-limit store unreachable; limiting per process meanwhile"),
-      },
-    );
+    // Only the order intake limits requests itself (the gateway has its own limiter); with both
+    // of its rates off it needs no store.
+    const limitsOrders =
+      config.services.includes("orders") &&
+      config.ordersRole !== "worker" &&
+      (config.orderUserRate > 0 || config.orderIpRate > 0);
+    const rateLimiter = await openRateLimiter(limitsOrders ? intakeRateLimitUrlOf(config) : undefined, {
+      prefix: config.cachePrefix,
+      onWarning: (error) =>
+        logger.warn({ err: error }, "rate-limit store unreachable; limiting per process meanwhile"),
+    });
     opened.push(() => rateLimiter.close());
     const broadcast = await openBroadcast(broadcastUrlOf(config), {
       prefix: `${config.queuePrefix}`,

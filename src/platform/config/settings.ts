@@ -172,7 +172,7 @@ export const SETTINGS = {
   },
   rateLimitUrl: {
     type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
-    doc: "Order intake: where its rate-limit buckets live, so every intake process counts the same requests: redis:// or redis-cluster://, or memory:// for each process on its own. Unset: the Redis of FLOODGATE_CACHE_URL, else of FLOODGATE_STOCK_URL, else memory.",
+    doc: "Order intake: where its rate-limit buckets live, so every intake process counts the same requests: redis:// or redis-cluster://, or memory:// for each process on its own. Unset: the Redis of FLOODGATE_CACHE_URL, else memory (not the stock's Redis, which fsyncs every write for the reservation book).",
   },
   gatewayRateLimitUrl: {
     type: { kind: "url", schemes: ["memory", "redis", "redis-cluster"] },
@@ -229,8 +229,8 @@ export const SETTINGS = {
   },
   httpKeepAliveTimeoutMs: {
     type: { kind: "int", min: 100, max: 600_000 },
-    default: "5000",
-    doc: "How long an idle keep-alive connection stays open. Behind a load balancer, set it above the balancer's idle timeout, so the server never closes a connection the balancer is about to reuse.",
+    default: "72000",
+    doc: "How long an idle keep-alive connection stays open (Fastify's default). Behind a load balancer it must stay above the balancer's idle timeout (60 s on most), so the server never closes a connection the balancer is about to reuse.",
   },
   httpMaxConnections: {
     type: { kind: "int", min: 0, max: 1_000_000 },
