@@ -6,6 +6,12 @@ import { RedisRateLimiter } from "./redis-rate-limiter.js";
 
 /** A rate-limit call is one short script; past this the caller limits on its own memory. */
 const RATE_LIMIT_TIMEOUT_MS = 250;
+/**
+ * Connecting (and ioredis's ready check) gets the cache's usual patience: a loaded machine can
+ * take longer than a take's bound to answer the first INFO, and failing start-up for that would
+ * make the limiter, a best-effort guard, take the process down.
+ */
+const CONNECT_COMMAND_TIMEOUT_MS = 2_000;
 
 /** True for the URLs a Redis rate limiter can use. */
 export function isRedisUrl(url: string | undefined): boolean {
@@ -29,6 +35,6 @@ export async function openRateLimiter(
     lastReport = Date.now();
     options.onWarning(error);
   };
-  const redis = await connectRedis(url, { commandTimeoutMs: RATE_LIMIT_TIMEOUT_MS, onError });
-  return new RedisRateLimiter(redis, options.prefix, onError);
+  const redis = await connectRedis(url, { commandTimeoutMs: CONNECT_COMMAND_TIMEOUT_MS, onError });
+  return new RedisRateLimiter(redis, options.prefix, onError, RATE_LIMIT_TIMEOUT_MS);
 }

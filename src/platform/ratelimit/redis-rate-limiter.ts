@@ -19,15 +19,16 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly onError: (error: Error) => void,
+    /** A take that Redis has not answered by then falls back to memory (the script may still run). */
+    private readonly takeTimeoutMs = 250,
   ) {}
 
   async take(key: string, limit: BucketLimit): Promise<RateDecision> {
     try {
       // The hash tag keeps a bucket's key on one cluster slot (it is one key anyway).
-      const reply = (await TAKE.run(
-        this.redis,
-        [`${this.prefix}ratelimit:{${key}}`],
-        [limit.ratePerSecond, limit.burst],
+      const reply = (await withTimeout(
+        TAKE.run(this.redis, [`${this.prefix}ratelimit:{${key}}`], [limit.ratePerSecond, limit.burst]),
+        this.takeTimeoutMs,
       )) as [number, number];
       if (reply[0] === 1) return { allowed: true, retryAfterSeconds: 0 };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(reply[1] / 1000)) };
@@ -40,4 +41,13 @@ export class RedisRateLimiter implements RateLimiter {
   async close(): Promise<void> {
     this.redis.disconnect();
   }
+}
+
+/** `work`, or a rejection once `ms` have passed without its answer. */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`rate-limit store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
