@@ -12,6 +12,8 @@ const RATE_LIMIT_TIMEOUT_MS = 250;
  * make the limiter, a best-effort guard, take the process down.
  */
 const CONNECT_COMMAND_TIMEOUT_MS = 2_000;
+/** How long start-up waits for the store; past it the process limits on its own memory. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** True for the URLs a Redis rate limiter can use. */
 export function isRedisUrl(url: string | undefined): boolean {
@@ -35,6 +37,16 @@ export async function openRateLimiter(
     lastReport = Date.now();
     options.onWarning(error);
   };
-  const redis = await connectRedis(url, { commandTimeoutMs: CONNECT_COMMAND_TIMEOUT_MS, onError });
-  return new RedisRateLimiter(redis, options.prefix, onError, RATE_LIMIT_TIMEOUT_MS);
+  try {
+    const redis = await connectRedis(url, {
+      commandTimeoutMs: CONNECT_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      onError,
+    });
+    return new RedisRateLimiter(redis, options.prefix, onError, RATE_LIMIT_TIMEOUT_MS);
+  } catch (error) {
+    // A best-effort guard must not keep the process from starting: per-process limits until a restart.
+    options.onWarning(error as Error);
+    return new MemoryRateLimiter();
+  }
 }
