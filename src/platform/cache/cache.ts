@@ -17,9 +17,18 @@ export interface Cache {
   readEntry(key: string): Promise<CacheEntry | undefined>;
   /**
    * Stores `entry` for `ttlMs` unless the key holds a higher version. Resolves true when the key
-   * now holds this version (stored, or already there), false when it holds a higher one.
+   * now holds this version (stored, or already there), false when it holds a higher one or the
+   * fill came too late.
+   *
+   * `landBy` (ms since the epoch; omitted: no limit) is checked where the fill is applied, on the
+   * server's clock, not where it is sent: a fill can travel for longer than any client-side check
+   * allows (a paused process, a request that timed out and lands later, a compare-and-set retried).
+   * A fill that lands after it on a key holding no entry — where the retirement it had to lose
+   * against may have expired — must not be stored. Redis and the memory adapter refuse a late
+   * fill on any key; Memcached, which cannot refuse without writing, stores one that replaces an
+   * entry by CAS (safe: that entry has not changed since the fill read it; memcached-cache.ts).
    */
-  fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean>;
+  fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean>;
   /**
    * Replaces whatever the key holds below `version` by a retirement at `version` that lives
    * `ttlMs`; an entry at `version` or above is left as it is. Rejects when it could not be written.

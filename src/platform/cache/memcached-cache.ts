@@ -56,6 +56,16 @@ export function memcachedKey(key: string): string {
 }
 
 /**
+ * Memcached's expiry for a landing deadline (ms since the epoch): that time as a Unix time in whole
+ * seconds, rounded down, so an item that lands after it is dropped on arrival (memcached expires
+ * an item at its expiry second, and one already in the past at once). Never 0 ("never expires").
+ * It holds as far as the client's and the server's clocks agree.
+ */
+export function landingExpiry(landBy: number): number {
+  return Math.max(1, Math.floor(landBy / 1000));
+}
+
+/**
  * Memcached's expiry for a TTL in ms: whole seconds, rounded up. Memcached's clock ticks once a
  * second, so an entry lives between its TTL minus one second and its TTL (a 2 s entry, 1 to 2 s).
  * Past 30 days Memcached wants an absolute Unix time, which assumes client and server clocks agree.
@@ -188,18 +198,41 @@ export class MemcachedCache implements Cache {
     return stored === undefined ? undefined : decodeEntry(stored);
   }
 
-  async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+  /**
+   * Memcached cannot refuse a write by the time it arrives, but it drops an item whose absolute
+   * expiry has passed when it lands. So a fill with a landing deadline that finds the key empty
+   * is written in two steps: ADD with the deadline as its (absolute, whole-second, rounded down)
+   * expiry, dead on arrival if it lands late; then, by CAS on the item that made, its whole TTL.
+   * When the second step finds the item gone or changed (it landed late, or a retirement replaced
+   * it), the fill resolves false: not stored, or not for long.
+   *
+   * A fill that replaces an entry (CAS) gets its whole TTL at once, whenever it lands: a late one
+   * made dead on arrival would leave the key empty, and the lower retirement it replaced would no
+   * longer stop the older fills still on their way. It needs no deadline: the CAS lands only on the
+   * item `gets` saw, so no retirement can have landed, or expired, in between. Only an empty key
+   * (where an expired retirement was) lets a late fill in, and there ADD is dead on arrival.
+   */
+  async fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean> {
     const encoded = encodeEntry(entry);
-    const decision = await this.compareAndSet("fill", key, ttlMs, encoded, (current) =>
-      decideFill(current, entry.version),
+    const decide = (current: CacheEntry | undefined) => decideFill(current, entry.version);
+    const expires = memcachedExpiry(ttlMs);
+    const ifMissing = landBy === undefined ? expires : landingExpiry(landBy);
+    const { decision, added } = await this.compareAndSet("fill", key, expires, encoded, decide, ifMissing);
+    if (decision === "newer") return false;
+    if (added === null || landBy === undefined) return true;
+    const storedKey = memcachedKey(key);
+    const extended = await this.bounded("fill (extend)", storedKey, () =>
+      setIfUnchanged(this.client, storedKey, encoded, expires, added),
     );
-    return decision !== "newer";
+    return extended !== null;
   }
 
   async retire(key: string, version: number, ttlMs: number): Promise<void> {
     checkVersion(version);
     const encoded = encodeEntry({ kind: "retired", version });
-    await this.compareAndSet("retire", key, ttlMs, encoded, (current) => decideRetire(current, version));
+    await this.compareAndSet("retire", key, memcachedExpiry(ttlMs), encoded, (current) =>
+      decideRetire(current, version),
+    );
   }
 
   /** Lets calls in flight settle, then ends the sockets. Later calls reject. */
@@ -213,28 +246,29 @@ export class MemcachedCache implements Cache {
 
   /**
    * Reads the key with its CAS value, asks `decide`, and writes `encoded` only if the key has not
-   * changed since (CAS; ADD when it was missing). When it changed, reads and decides again.
+   * changed since (CAS; ADD, with expiry `expiresIfMissing`, when it was missing). When it changed,
+   * reads and decides again. `added`: the CAS value of the item an ADD made, else null.
    */
   private async compareAndSet(
     operation: string,
     key: string,
-    ttlMs: number,
+    expires: number,
     encoded: string,
     decide: (current: CacheEntry | undefined) => FillDecision,
-  ): Promise<FillDecision> {
-    const expires = memcachedExpiry(ttlMs);
+    expiresIfMissing = expires,
+  ): Promise<{ decision: FillDecision; added: Buffer | null }> {
     const storedKey = memcachedKey(key);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const item = await this.bounded(`${operation} (gets)`, storedKey, () => gets(this.client, storedKey));
       const decision = decide(item.value === null ? undefined : decodeEntry(item.value.toString("utf8")));
-      if (decision !== "store") return decision;
+      if (decision !== "store") return { decision, added: null };
       const cas = item.cas;
       const written = await this.bounded(operation, storedKey, () =>
         cas === null
-          ? addIfMissing(this.client, storedKey, encoded, expires)
+          ? addIfMissing(this.client, storedKey, encoded, expiresIfMissing)
           : setIfUnchanged(this.client, storedKey, encoded, expires, cas),
       );
-      if (written) return decision;
+      if (written) return { decision, added: cas === null ? written : null };
     }
     throw new CacheContentionError(
       `memcached cache ${operation}: the key kept changing (${CAS_ATTEMPTS} attempts)`,

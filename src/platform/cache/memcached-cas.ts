@@ -31,25 +31,28 @@ export async function gets(client: MemcachedClient, key: string): Promise<CasIte
   return { value: response.val, cas: Buffer.from(response.header.cas) };
 }
 
-/** SET that succeeds only while the item still has CAS value `cas`: false when it changed or went. */
+/**
+ * SET that succeeds only while the item still has CAS value `cas`: the item's new CAS value, or
+ * null when it changed or went (expired included).
+ */
 export async function setIfUnchanged(
   client: MemcachedClient,
   key: string,
   value: string,
   expires: number,
   cas: Buffer,
-): Promise<boolean> {
+): Promise<Buffer | null> {
   const response = await call(client, key, OPCODE_SET, storeExtras(expires), Buffer.from(value, "utf8"), cas);
-  return storeSucceeded("CAS", response.header.status);
+  return storeSucceeded("CAS", response);
 }
 
-/** ADD: stores only when the key is missing; false when it exists. */
+/** ADD: stores only when the key is missing: the new item's CAS value, or null when it exists. */
 export async function addIfMissing(
   client: MemcachedClient,
   key: string,
   value: string,
   expires: number,
-): Promise<boolean> {
+): Promise<Buffer | null> {
   const response = await call(
     client,
     key,
@@ -58,12 +61,13 @@ export async function addIfMissing(
     Buffer.from(value, "utf8"),
     undefined,
   );
-  return storeSucceeded("ADD", response.header.status);
+  return storeSucceeded("ADD", response);
 }
 
-function storeSucceeded(operation: string, status: number): boolean {
-  if (status === STATUS_OK) return true;
-  if (status === STATUS_EXISTS || status === STATUS_NOT_FOUND) return false;
+function storeSucceeded(operation: string, response: memjs.Response): Buffer | null {
+  const status = response.header.status;
+  if (status === STATUS_OK) return Buffer.from(response.header.cas);
+  if (status === STATUS_EXISTS || status === STATUS_NOT_FOUND) return null;
   throw replyError(operation, status);
 }
 

@@ -63,7 +63,8 @@ export class MemoryCache implements Cache {
     return stored && decodeEntry(stored.value);
   }
 
-  async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+  async fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean> {
+    if (landBy !== undefined && this.now() > landBy) return false;
     const stored = this.live(key);
     const decision = decideFill(stored && decodeEntry(stored.value), entry.version);
     if (decision === "store")

@@ -24,8 +24,8 @@ export class PrefixedCache implements Cache {
     return this.inner.readEntry(this.prefix + key);
   }
 
-  fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
-    return this.inner.fill(this.prefix + key, entry, ttlMs);
+  fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean> {
+    return this.inner.fill(this.prefix + key, entry, ttlMs, landBy);
   }
 
   retire(key: string, version: number, ttlMs: number): Promise<void> {

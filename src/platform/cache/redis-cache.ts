@@ -211,13 +211,14 @@ export class RedisCache implements Cache {
     return stored === undefined ? undefined : decodeEntry(stored);
   }
 
-  async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+  async fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean> {
     const wholeMs = wholeTtlMs(ttlMs);
     const encoded = encodeEntry(entry);
+    const deadline = landBy === undefined ? "" : Math.floor(landBy);
     const outcome = await this.bounded("fill", () =>
-      fillScript.run(this.client, [key], [entry.version, encoded, wholeMs]),
+      fillScript.run(this.client, [key], [entry.version, encoded, wholeMs, deadline]),
     );
-    return outcome !== "newer";
+    return outcome === "stored" || outcome === "current";
   }
 
   async retire(key: string, version: number, ttlMs: number): Promise<void> {

@@ -94,6 +94,30 @@ export function itFillsByVersion(
     expect(await cache().readEntry(k)).toEqual(value(15));
   });
 
+  it("versioned: a fill that reaches an empty key after its landing deadline is not stored", async () => {
+    const k = key("fill-late");
+    expect(await cache().fill(k, value(1), LONG_TTL_MS, Date.now() - 5_000)).toBe(false);
+    expect(await cache().readEntry(k)).toBeUndefined();
+    expect(await cache().fill(k, value(1), LONG_TTL_MS, Date.now() + 60_000)).toBe(true);
+    expect(await cache().readEntry(k)).toEqual(value(1));
+  });
+
+  it("versioned: a late fill never leaves a key it could replace emptier than it found it", async () => {
+    // Refused (Redis, memory), or stored whole (Memcached's CAS): never a retirement swapped for
+    // nothing, which would let in the older fills that retirement stops.
+    const k = key("fill-late-over-retirement");
+    await cache().retire(k, 1, LONG_TTL_MS);
+    await cache().fill(k, value(2), LONG_TTL_MS, Date.now() - 5_000);
+    expect([{ kind: "retired", version: 1 }, value(2)]).toContainEqual(await cache().readEntry(k));
+  });
+
+  it("versioned: a fill that lands before its deadline lives its whole TTL, past the deadline", async () => {
+    const k = key("fill-on-time");
+    expect(await cache().fill(k, value(1), LONG_TTL_MS, Date.now() + 1_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await cache().readEntry(k)).toEqual(value(1));
+  });
+
   it("versioned: fills and retirements expire after their TTL", async () => {
     const filled = key("versioned-ttl-fill");
     const retired = key("versioned-ttl-retire");

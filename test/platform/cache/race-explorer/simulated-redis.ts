@@ -115,7 +115,7 @@ export class SimulatedServer {
           this.hold(key, -1, "loss");
         }),
       readEntry: (key) => this.call(() => this.store.readEntry(key)),
-      fill: (key, entry, ttlMs) => this.call(() => this.fill(key, entry, ttlMs)),
+      fill: (key, entry, ttlMs, landBy) => this.call(() => this.fill(key, entry, ttlMs, landBy)),
       retire: (key, version, ttlMs) =>
         this.call(
           () => this.retire(key, version, ttlMs),
@@ -168,10 +168,11 @@ export class SimulatedServer {
     };
   }
 
-  private async fill(key: string, entry: FillEntry, ttlMs: number): Promise<boolean> {
+  /** The real adapter's fill, on the server's (virtual) clock when it lands: a late one is refused there. */
+  private async fill(key: string, entry: FillEntry, ttlMs: number, landBy?: number): Promise<boolean> {
     const current = await this.store.readEntry(key);
-    const stored = await this.store.fill(key, entry, ttlMs);
-    if (decideFill(current, entry.version) === "store") this.hold(key, entry.version, "fill");
+    const stored = await this.store.fill(key, entry, ttlMs, landBy);
+    if (stored && decideFill(current, entry.version) === "store") this.hold(key, entry.version, "fill");
     return stored;
   }
 
