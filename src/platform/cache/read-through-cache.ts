@@ -48,6 +48,14 @@ export interface ReadThroughOptions {
   readonly maxFillAgeMs?: number;
   /** How long a write's retirement stays in L2. Must exceed `maxFillAgeMs`. */
   readonly retireTtlMs?: number;
+  /**
+   * The longest `ttlMs` any process gives this cache's entries (reads and warms, before jitter).
+   * A write's floor, and the retries of its retirement, last until every older entry is past its
+   * deadline: one another process filled may come back into L2 (a restore) until then, and this
+   * process must still refuse it. A read or warm here asking for more raises it in this process.
+   * Default 60 000 (the catalog's product TTL).
+   */
+  readonly longestTtlMs?: number;
   /** How often a retirement that could not be written to L2 (or published) is tried again. */
   readonly retryIntervalMs?: number;
   /** Database loads running at once; more wait in a queue (bounded), then fail. */
@@ -119,7 +127,10 @@ export class ReadThroughCache {
   private readonly retireTtlMs: number;
   private readonly retryIntervalMs: number;
   private readonly lockWaitMs: number;
-  /** The longest TTL any L2 entry got: past it plus `maxFillAgeMs`, no older version is left anywhere. */
+  /**
+   * The longest TTL any L2 entry can have got, from any process (`longestTtlMs` with its jitter,
+   * or more if this process used more): past it plus `maxFillAgeMs`, no older version is left.
+   */
   private longestTtlMs: number;
   private readonly breaker;
   private readonly loads;
@@ -145,7 +156,9 @@ export class ReadThroughCache {
     }
     this.retryIntervalMs = options.retryIntervalMs ?? 500;
     this.lockWaitMs = options.lockWaitMs ?? 300;
-    this.longestTtlMs = this.retireTtlMs;
+    // Not only the TTLs this process has used: a writer that never read (or only warmed absent
+    // markers, with their short TTL) still outlasts the entries other processes filled.
+    this.longestTtlMs = Math.max(this.retireTtlMs, (options.longestTtlMs ?? 60_000) * (1 + TTL_JITTER));
     this.breaker = circuitBreaker(handleAll, {
       halfOpenAfter: options.breakerOpenMs ?? 2000,
       breaker: new ConsecutiveBreaker(options.breakerFailures ?? 5),
@@ -238,6 +251,7 @@ export class ReadThroughCache {
     options: FillOptions,
   ): Promise<boolean> {
     if (this.options.enabled === false) return false;
+    this.longestTtlMs = Math.max(this.longestTtlMs, options.ttlMs * (1 + TTL_JITTER));
     return this.store(key, loaded, readStartedAt, readStartedAt + this.ttlOf(loaded, options));
   }
 
@@ -364,6 +378,13 @@ export class ReadThroughCache {
    * The one fill path (reads and warms): L2 first, by compare-and-set, then L1, by compare-and-set.
    * When L2 holds a newer version the fill leaves L1 alone too: what it carries is already old.
    * `expiresAt` (the TTL from `readStartedAt`) goes into the entry, so no level hands it out later.
+   *
+   * The age limit is checked twice: here, and by L2 where the fill lands (`landBy`). A retirement
+   * lives `retireTtlMs` in L2, longer than `maxFillAgeMs`, so a fill that read before the write and
+   * lands within `maxFillAgeMs` of its read always finds it there and loses. The check here alone
+   * did not hold: a fill can land much later than it is sent (a request that timed out and still
+   * arrives, a paused process, Memcached's compare-and-set retried), after the retirement expired,
+   * and it was then stored with its old version for its whole TTL (race explorer, seed 662318084).
    */
   private async store(
     key: string,
@@ -390,7 +411,8 @@ export class ReadThroughCache {
       l1ExpiresAt = Math.min(expiresAt, readStartedAt + jitteredTtl(this.l1TtlMs, L1_JITTER, this.random));
       this.longestTtlMs = Math.max(this.longestTtlMs, expiresAt - readStartedAt);
       try {
-        if (!(await this.breaker.execute(() => l2.fill(key, entry, remaining)))) {
+        const landBy = readStartedAt + this.maxFillAgeMs;
+        if (!(await this.breaker.execute(() => l2.fill(key, entry, remaining, landBy)))) {
           this.metrics.fills.inc({ cache, outcome: "superseded" });
           return false;
         }

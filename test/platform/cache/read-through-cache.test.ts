@@ -220,6 +220,57 @@ describe("ReadThroughCache versions", () => {
     expect(await l2.readEntry(KEY)).toMatchObject({ version: 1, expiresAt: clock.now() - 9_999 + 60_000 });
   });
 
+  // Race explorer, seed 662318084 (memcached): a fill sent on time reached L2 3 s later, after the
+  // write's retirement (2.5 s) had expired, and was stored with its old version for its whole TTL.
+  it("refuses, where it lands, a fill that reaches L2 after the write's retirement expired", async () => {
+    const clock = new VirtualClock();
+    const source = new Source();
+    const l2 = new MemoryCache({ now: clock.now, maxEntries: 64 });
+    // The fill's request travels 3 s (a timed-out call that still lands, a paused process).
+    const slowFills: Cache = new Proxy(l2, {
+      get: (target, property, receiver) => {
+        const member = Reflect.get(target, property, receiver) as unknown;
+        if (property !== "fill" || typeof member !== "function") return member;
+        return async (...args: unknown[]) => {
+          await clock.sleep(3_000);
+          return (member as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const short = { retireTtlMs: 2_500, maxFillAgeMs: 2_000, l1TtlMs: 1_000 };
+    const other = cacheOn(clock, { l2: slowFills, ...short });
+    const writer = cacheOn(clock, { l2, ...short });
+    const reading = other.get(KEY, source.now, TTLS); // reads v1 at 0; its fill lands at 3 s
+    await clock.advance(100);
+    source.version = 2;
+    await writer.invalidate([{ key: KEY, version: 2 }]); // retired in L2 from 100 ms to 2.6 s
+    await clock.advance(3_000);
+    expect(version(await reading)).toBe(1); // began before the write: may see either
+    expect(await l2.readEntry(KEY)).toBeUndefined();
+    await clock.advance(2_000); // the retirement landed more than the L1 TTL (with jitter) ago
+    const third = cacheOn(clock, { l2, ...short });
+    expect(version(await third.get(KEY, source.now, TTLS))).toBe(2);
+  });
+
+  // Race explorer, seed 20261203 (Redis, a restore): the writer had only warmed an absent marker
+  // (2 s TTL), so its floor lasted 2 s + 2.5 s, while another process's entry of the old version
+  // lived 60 s; when that entry came back into L2, the writer read it, 4.5 s after its own write.
+  it("the writing process refuses an older entry L2 gets back, whatever TTLs it used itself", async () => {
+    const clock = new VirtualClock();
+    const source = new Source();
+    const l2 = new MemoryCache({ now: clock.now, maxEntries: 64 });
+    const short = { retireTtlMs: 2_500, maxFillAgeMs: 2_000 };
+    const other = cacheOn(clock, { l2, ...short });
+    const writer = cacheOn(clock, { l2, ...short });
+    expect(version(await other.get(KEY, source.now, TTLS))).toBe(1); // in L2 for 60 s
+    const snapshot = l2.snapshot();
+    source.version = 2;
+    await writer.invalidate([{ key: KEY, version: 2 }]);
+    await clock.advance(10_000);
+    l2.restore(snapshot); // a restore (or a late fill) brings v1 back
+    expect(version(await writer.get(KEY, source.now, TTLS))).toBe(2);
+  });
+
   it("counts an L1 copy's TTL from the start of the read that made it, not from the fill", async () => {
     const clock = new VirtualClock();
     const source = new Source();

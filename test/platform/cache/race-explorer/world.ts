@@ -67,6 +67,8 @@ export async function runScenario(scenario: Scenario, seed: number): Promise<Out
       l1MaxEntries: 64,
       maxFillAgeMs: settings.maxFillAgeMs,
       retireTtlMs: settings.retireTtlMs,
+      // Every process reads with the same TTLs, as the catalog's do: the tightest honest setting.
+      longestTtlMs: settings.ttlMs,
       retryIntervalMs: settings.retryIntervalMs,
       lockWaitMs: settings.lockWaitMs,
       // The breaker's half-open timer runs on the system clock, which a replay cannot repeat; an
