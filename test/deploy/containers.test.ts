@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { TokenService } from "../../src/platform/auth/tokens.js";
@@ -310,7 +311,9 @@ describe.skipIf(!podmanUp)("the container image", () => {
           FLOODGATE_STOCK_PREFIX: `${prefix}:`,
           FLOODGATE_CACHE_URL: servers.redis.url,
           FLOODGATE_CACHE_PREFIX: `${prefix}:`,
-          FLOODGATE_LOG_LEVEL: "warn",
+          // info, so a pod that never becomes ready shows how far its start-up got (a CI run once
+          // had the inventory pod stop short of ready with nothing logged at warn after connecting).
+          FLOODGATE_LOG_LEVEL: "info",
         };
         const pods = deployments.map((deployment) => {
           const name = deployment.metadata.name;
@@ -354,10 +357,16 @@ describe.skipIf(!podmanUp)("the container image", () => {
           '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n',
         );
         await podmanWithConf(containersConf, ["kube", "play", played]);
+        const databaseUrl = database.url;
         for (const deployment of deployments) {
           const name = deployment.metadata.name;
-          await waitForReady(at(name), 240_000, () =>
-            podman(["logs", "--tail", "30", `fgk-${runId}-${name}-floodgate`]).catch((e) => String(e)),
+          await waitForReady(at(name), 240_000, async () =>
+            [
+              await podman(["logs", "--tail", "60", `fgk-${runId}-${name}-floodgate`]).catch((e) =>
+                String(e),
+              ),
+              `what the run's database sessions were doing:\n${await databaseActivity(databaseUrl)}`,
+            ].join("\n"),
           );
         }
         const inspected = JSON.parse(await podman(["inspect", `fgk-${runId}-gateway-floodgate`])) as {
@@ -372,3 +381,21 @@ describe.skipIf(!podmanUp)("the container image", () => {
     );
   });
 });
+
+/** Every session on the database but this one: what it runs and what it waits for, for a failure's message. */
+async function databaseActivity(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const { rows } = await client.query<Record<string, unknown>>(
+      `SELECT pid, application_name, state, wait_event_type, wait_event,
+              now() - query_start AS running_for, left(query, 200) AS query
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    return rows.map((row) => JSON.stringify(row)).join("\n") || "(no sessions)";
+  } catch (error) {
+    return `(could not read pg_stat_activity: ${String(error)})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
