@@ -41,7 +41,7 @@ export async function openCaching(config: Config, metrics: Metrics, logger: Logg
   const caches = new Map<string, ReadThroughCache>();
   const filters = new Map<string, MembershipFilter>();
   return {
-    readThrough(name) {
+    readThrough(name, { longestTtlMs }) {
       let cache = caches.get(name);
       if (!cache) {
         cache = new ReadThroughCache({
@@ -51,6 +51,7 @@ export async function openCaching(config: Config, metrics: Metrics, logger: Logg
           lock: wiring.lock,
           onError,
           enabled: wiring.enabled,
+          longestTtlMs,
           ...(wiring.l2 ? { l2: wiring.l2 } : {}),
         });
         caches.set(name, cache);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { ServiceModule } from "../service-module.js";
 import { CATALOG_OPERATIONS, type CatalogApi } from "./api.js";
-import { ProductReader } from "./product-reader.js";
+import { PRODUCT_TTL_MS, ProductReader } from "./product-reader.js";
 import { ProductStore } from "./product-store.js";
 import { registerCatalogRoutes } from "./routes.js";
 
@@ -20,7 +20,7 @@ export const catalogService: ServiceModule<CatalogApi> = {
     const store = new ProductStore(context.databases.primary);
     const reader = new ProductReader(
       store,
-      context.caching.readThrough("catalog"),
+      context.caching.readThrough("catalog", { longestTtlMs: PRODUCT_TTL_MS }),
       context.caching.membershipFilter("catalog-product-ids", BLOOM_FALSE_POSITIVE_RATE),
       EXPECTED_PRODUCTS,
     );

@@ -5,7 +5,7 @@ import { parseSnowflake, smallestSnowflakeAt } from "../../platform/ids/snowflak
 import type { Product } from "./api.js";
 import type { ProductStore } from "./product-store.js";
 
-const PRODUCT_TTL_MS = 60_000;
+export const PRODUCT_TTL_MS = 60_000;
 /** Misses are remembered briefly so repeated lookups of one unknown SKU do not each reach the database. */
 const MISSING_TTL_MS = 2_000;
 const TTLS = { ttlMs: PRODUCT_TTL_MS, missingTtlMs: MISSING_TTL_MS } as const;
