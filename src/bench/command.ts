@@ -28,6 +28,10 @@ Scenarios:
   flash-sale    a burst of distinct buyers (own token, own Idempotency-Key) POSTing /orders for one
                 SKU, far more buyers than stock; waits for the backlog to drain, then checks the
                 invariants through the target's API and exits non-zero on any FAIL
+  accept        the flash sale's burst with stock for every buyer (default: twice what they may
+                buy) and no write ceiling, so every request is an accept: the accept path alone.
+                Same invariants, plus goals against the ceiling: req/s ≥ 0.30× and CPU per order
+                ≤ 4× the ceiling's CPU per request
   mixed         browse / order / status poll in the --mix proportions
   lifecycle     --buyers (${LIFECYCLE_DEFAULTS.buyers}) buyers each order and open a payment (not measured), then every
                 payment is confirmed at the bundled simulator in one burst (--connections
@@ -62,6 +66,7 @@ Scenarios:
 Defaults per scenario:
   catalog-read  ${lengthOf("catalog-read")}, ${SCENARIO_DEFAULTS["catalog-read"].connections} connections, warm-up ${SCENARIO_DEFAULTS["catalog-read"].warmup} (every product is read once before the run anyway)
   flash-sale    ${lengthOf("flash-sale")}, ${flashDefaults.connections} connections, stock ${flashDefaults.stock}, one buyer per request (${flashDefaults.users} with --duration), warm-up ${flashDefaults.warmup}
+  accept        ${lengthOf("accept")}, ${SCENARIO_DEFAULTS.accept.connections} connections, stock ${SCENARIO_DEFAULTS.accept.stock} × buyers, one buyer per request, no write ceiling, warm-up ${SCENARIO_DEFAULTS.accept.warmup}
   mixed         ${lengthOf("mixed")}, ${SCENARIO_DEFAULTS.mixed.connections} connections, stock ${SCENARIO_DEFAULTS.mixed.stock}, ${SCENARIO_DEFAULTS.mixed.users} buyers, warm-up ${SCENARIO_DEFAULTS.mixed.warmup}
 
 Baselines (--compare): ceiling (bare node:http, fixed JSON body) for every scenario; naive (one
@@ -137,6 +142,10 @@ export function registerBenchCommand(program: Command): void {
     .option(
       "--rate <req/s>",
       "open model: send at this fixed rate whatever the answers (default: closed model)",
+    )
+    .option(
+      "--generator <name>",
+      "wrk (C; the closed model of catalog-read, flash-sale and accept) or node (JavaScript; also the open model and mixed); default: wrk where it can drive the run and is on PATH, else node",
     )
     .option("--stock <units>", "units on sale (flash-sale, mixed, soak)")
     .option("--users <n>", "distinct buyers, each with its own token and Idempotency-Key")

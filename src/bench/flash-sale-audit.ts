@@ -100,8 +100,30 @@ export async function allStoredOrders(api: TargetApi): Promise<StoredOrderView[]
 export async function gatherFlashSaleAudit(
   api: TargetApi,
   sale: { readonly sku: string; readonly stock: number },
-  acceptedOrderIds: readonly string[],
+  answers: {
+    readonly acceptedOrderIds: readonly string[];
+    /** 202 answers counted, each of which must have carried an orderId. */
+    readonly accepted202: number;
+    /** Units the buyers who sent were allowed (buyers × the per-buyer limit). */
+    readonly allowance: number;
+  },
 ): Promise<FlashSaleAudit> {
-  const [levels, storedOrders] = await Promise.all([saleLevels(api, sale.sku), allStoredOrders(api)]);
-  return { sku: sale.sku, stock: sale.stock, acceptedOrderIds, levels, storedOrders };
+  const [levels, storedOrders, drift] = await Promise.all([
+    saleLevels(api, sale.sku),
+    allStoredOrders(api),
+    driftedSkus(api),
+  ]);
+  return { sku: sale.sku, stock: sale.stock, ...answers, levels, storedOrders, drift };
+}
+
+/** The SKUs GET /admin/stock/reconciliation reports drifting; null when it cannot be read. */
+async function driftedSkus(api: TargetApi): Promise<string[] | null> {
+  try {
+    const report = await api.expect<{ drift: { sku: string }[] }>(200, "GET", "/admin/stock/reconciliation", {
+      admin: true,
+    });
+    return report.drift.map((entry) => entry.sku);
+  } catch {
+    return null;
+  }
 }

@@ -17,6 +17,7 @@ export function buildGeneratorJob(options: BenchOptions, url: string, workload: 
         ? (length.count / model.rate) * 1000 + REQUEST_TIMEOUT_MS + SLACK_MS
         : MAX_CLOSED_RUN_MS;
   return {
+    generator: options.generator,
     url,
     model,
     length,

@@ -25,6 +25,15 @@ export interface FlashSaleAudit {
   readonly levels: StockLevelsView | null;
   /** Every stored order, all pages. */
   readonly storedOrders: readonly StoredOrderView[];
+  /**
+   * Units the buyers who sent were allowed to buy (distinct buyers × the per-buyer limit); absent
+   * in audits older than this check. Sold must equal min(stock, this) once the backlog drained.
+   */
+  readonly allowance?: number;
+  /** 202 answers the generator counted: each must carry an orderId. */
+  readonly accepted202?: number;
+  /** SKUs whose live stock disagrees with the database, from GET /admin/stock/reconciliation; null: unreadable. */
+  readonly drift?: readonly string[] | null;
 }
 
 export interface InvariantResult {
@@ -90,6 +99,44 @@ export function checkFlashSaleInvariants(audit: FlashSaleAudit): InvariantResult
             levels.available + levels.reserved + levels.sold
           }, stock ${levels.stock}`,
         },
+    ...(audit.allowance === undefined
+      ? []
+      : [
+          levels === null
+            ? {
+                name: "sold = min(stock, allowed)",
+                pass: false,
+                detail: "the sale's levels could not be read",
+              }
+            : {
+                name: "sold = min(stock, allowed)",
+                pass: levels.sold === Math.min(audit.stock, audit.allowance),
+                detail: `sold ${levels.sold}; stock ${audit.stock}, the buyers who sent were allowed ${audit.allowance}`,
+              },
+        ]),
+    ...(audit.accepted202 === undefined
+      ? []
+      : [
+          {
+            name: "every 202 carries an orderId",
+            pass: audit.accepted202 === audit.acceptedOrderIds.length,
+            detail: `${audit.accepted202} answers 202, ${audit.acceptedOrderIds.length} with an orderId`,
+          },
+        ]),
+    ...(audit.drift === undefined
+      ? []
+      : [
+          {
+            name: "live stock reconciles with the database",
+            pass: audit.drift !== null && audit.drift.length === 0,
+            detail:
+              audit.drift === null
+                ? "GET /admin/stock/reconciliation could not be read"
+                : audit.drift.length === 0
+                  ? "no drift"
+                  : `drift on ${sample([...audit.drift])}`,
+          },
+        ]),
     levels === null
       ? { name: "backlog drained", pass: false, detail: "the sale's levels could not be read" }
       : {

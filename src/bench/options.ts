@@ -1,7 +1,16 @@
+import { wrkAvailable } from "./generator/wrk-available.js";
 import { queueStemProblem, runNamespace } from "./target/run-namespace.js";
 
-export const SCENARIOS = ["catalog-read", "flash-sale", "mixed"] as const;
+export const SCENARIOS = ["catalog-read", "flash-sale", "accept", "mixed"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/**
+ * A burst of distinct buyers each POSTing one order for one SKU: flash-sale (far more buyers than
+ * stock: mostly refusals) and accept (stock for every buyer: every request is an accept).
+ */
+export function isOrderBurst(scenario: Scenario): scenario is "flash-sale" | "accept" {
+  return scenario === "flash-sale" || scenario === "accept";
+}
 
 /**
  * ceiling: a bare node:http server; naive: one transaction per order; uncached: Floodgate itself
@@ -15,6 +24,7 @@ export type TargetName = "floodgate" | Baseline;
 export const BASELINES_FOR: Readonly<Record<Scenario, readonly Baseline[]>> = {
   "catalog-read": ["ceiling", "uncached"],
   "flash-sale": ["ceiling", "naive"],
+  accept: ["ceiling", "naive"],
   mixed: ["ceiling", "uncached"],
 };
 
@@ -32,6 +42,14 @@ export const INFRA_PRESETS = {
 } as const satisfies Record<string, Readonly<Record<string, string>>>;
 export type Infra = keyof typeof INFRA_PRESETS;
 export const INFRAS = Object.keys(INFRA_PRESETS) as Infra[];
+
+/**
+ * wrk: a C generator driven by wrk-driver.lua (closed model; it outruns the targets here).
+ * node: the generator written in JavaScript (autocannon for the closed model, undici for the open
+ * one), which also drives what wrk cannot (the open model, the mixed scenario's polls).
+ */
+export const GENERATORS = ["wrk", "node"] as const;
+export type GeneratorName = (typeof GENERATORS)[number];
 
 export type RunLength =
   | { readonly kind: "requests"; readonly count: number }
@@ -57,6 +75,8 @@ export interface BenchOptions {
   readonly scenario: Scenario;
   readonly length: RunLength;
   readonly model: LoadModel;
+  /** Which load generator sends the measured load and the warm-up (see resolveGenerator). */
+  readonly generator: GeneratorName;
   /** Units on sale (flash-sale, mixed). */
   readonly stock: number;
   /** Distinct buyers; each has its own token and Idempotency-Key. */
@@ -98,6 +118,7 @@ export interface BenchOptions {
 interface ScenarioDefaults {
   readonly length: RunLength;
   readonly connections: number;
+  /** Units on sale; accept: per buyer (stock = buyers × this). */
   readonly stock: number;
   /** Buyers when the run is given as a duration (a request count sets one buyer per request). */
   readonly users: number;
@@ -126,6 +147,15 @@ export const SCENARIO_DEFAULTS: Readonly<Record<Scenario, ScenarioDefaults>> = {
     // A sale starts on a server that has been serving for a while: a freshly started process runs
     // its first few thousand orders at a fraction of its warm speed (JIT), which would dominate a
     // burst of a few seconds. `--warmup 0` measures the cold start instead.
+    warmup: 2000,
+  },
+  // The accept path alone: twice the stock the buyers may take, so every request is an accept and
+  // the run measures reserving, appending and answering, never the refusal's shortcut.
+  accept: {
+    length: { kind: "requests", count: 20_000 },
+    connections: 100,
+    stock: 2,
+    users: 20_000,
     warmup: 2000,
   },
   mixed: {
@@ -165,6 +195,7 @@ export interface RawBenchOptions {
   readonly requests?: string;
   readonly connections?: string;
   readonly rate?: string;
+  readonly generator?: string;
   readonly stock?: string;
   readonly users?: string;
   readonly warmup?: string;
@@ -262,13 +293,20 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
     raw.rate !== undefined
       ? { kind: "open", connections, rate: positiveNumber("rate", raw.rate, 1_000_000) }
       : { kind: "closed", connections };
+  const generator = resolveGenerator(raw.generator, scenario, model, wrkAvailable);
   const users =
     raw.users !== undefined
       ? integer("users", raw.users, 1, 10_000_000)
-      : scenario === "flash-sale" && length.kind === "requests"
+      : isOrderBurst(scenario) && length.kind === "requests"
         ? length.count
         : defaults.users;
-  const writeRate = integer("write-rate", raw.writeRate ?? String(COMMON_DEFAULTS.writeRate), 0, 1_000_000);
+  // accept measures the intake: no write ceiling, so the backlog of every order drains in seconds.
+  const writeRate = integer(
+    "write-rate",
+    raw.writeRate ?? String(scenario === "accept" ? 0 : COMMON_DEFAULTS.writeRate),
+    0,
+    1_000_000,
+  );
   const compare = (raw.compare ?? "")
     .split(",")
     .map((name) => name.trim())
@@ -304,12 +342,23 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
     throw new BenchOptionError("--infra configures a target the bench starts; not with --url");
   }
   const targetEnv = withInfra(infra, parseTargetEnv(raw.targetEnv ?? []));
-  const stock = integer("stock", raw.stock ?? String(defaults.stock), 0, 100_000_000);
+  const stock = integer(
+    "stock",
+    raw.stock ?? String(scenario === "accept" ? defaults.stock * users : defaults.stock),
+    0,
+    100_000_000,
+  );
   if (scenario !== "catalog-read" && stock < 1) throw new BenchOptionError("--stock must be at least 1");
+  if (scenario === "accept" && stock < users) {
+    throw new BenchOptionError(
+      `accept needs stock for every buyer (--stock ${stock} < ${users} buyers); a burst beyond stock is flash-sale`,
+    );
+  }
   return {
     scenario,
     length,
     model,
+    generator,
     stock,
     users,
     warmup: integer("warmup", raw.warmup ?? String(defaults.warmup), 0, 1_000_000),
@@ -335,6 +384,35 @@ export function resolveBenchOptions(scenario: Scenario, raw: RawBenchOptions): B
   };
 }
 
+/**
+ * wrk for the closed model wherever it can drive the scenario: the JavaScript generator saturated
+ * its core before the fast targets did, which capped the ceiling and flattered every ratio against
+ * it. The open model and the mixed scenario (whose polls follow earlier answers) stay on the
+ * JavaScript generator. Asked for explicitly, a generator that cannot run is an error; by default,
+ * a machine without wrk falls back to the JavaScript generator, and the report names it.
+ */
+export function resolveGenerator(
+  text: string | undefined,
+  scenario: Scenario,
+  model: LoadModel,
+  hasWrk: () => boolean,
+): GeneratorName {
+  const wrkCan = model.kind === "closed" && scenario !== "mixed";
+  if (text === undefined) return wrkCan && hasWrk() ? "wrk" : "node";
+  if (!(GENERATORS as readonly string[]).includes(text)) {
+    throw new BenchOptionError(`unknown --generator "${text}": expected ${GENERATORS.join(" or ")}`);
+  }
+  if (text === "wrk") {
+    if (model.kind === "open")
+      throw new BenchOptionError("--generator wrk drives the closed model only (no --rate)");
+    if (scenario === "mixed") {
+      throw new BenchOptionError("--generator wrk cannot drive mixed: its polls depend on earlier answers");
+    }
+    if (!hasWrk()) throw new BenchOptionError("--generator wrk: no wrk on PATH (Debian package wrk)");
+  }
+  return text as GeneratorName;
+}
+
 /** One line describing the load, for the table and the report. */
 export function describeLoad(options: BenchOptions): string {
   const length =
@@ -345,7 +423,8 @@ export function describeLoad(options: BenchOptions): string {
           options.fractionOfMax ? ` (${options.fractionOfMax} × the closed-model maximum measured first)` : ""
         } over ≤${options.model.connections} connections`
       : `closed model, ${options.model.connections} connections`;
-  return `${model}, ${length}${options.warmup > 0 ? ` after ${options.warmup} warm-up requests` : ", no warm-up"}`;
+  const generator = options.generator === "wrk" ? "wrk" : "node generator";
+  return `${model} (${generator}), ${length}${options.warmup > 0 ? ` after ${options.warmup} warm-up requests` : ", no warm-up"}`;
 }
 
 function parseInfra(text: string | undefined): Infra {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildGeneratorJob } from "./generator-job.js";
 import { runMeasuredLoad } from "./measured-load.js";
-import type { Baseline } from "./options.js";
+import { type Baseline, isOrderBurst } from "./options.js";
 import type { RunRecord } from "./report/result-types.js";
 import type { RunContext } from "./run-context.js";
 import { toRunRecord } from "./run-record.js";
@@ -56,7 +56,7 @@ export async function runBaselineOnce(
       users: options.users,
       userPrefix: "buyer",
       sku: BASELINE_SKU,
-      productIds: options.scenario === "flash-sale" ? [] : syntheticProductIds(options.products),
+      productIds: isOrderBurst(options.scenario) ? [] : syntheticProductIds(options.products),
       zipfExponent: options.zipfExponent,
       mix: options.mix,
     };

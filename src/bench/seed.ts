@@ -1,4 +1,4 @@
-import type { BenchOptions } from "./options.js";
+import { type BenchOptions, isOrderBurst } from "./options.js";
 import type { TargetApi } from "./target-api.js";
 import { warmUpStock } from "./warm-up.js";
 
@@ -94,10 +94,10 @@ export async function seedScenario(
   const sku = sells ? `FLASH-${runTag}` : "";
   const warmUpSku = sells && options.warmup > 0 ? `WARM-${runTag}` : "";
   // flash-sale: one unit per buyer, so a buyer's retry must not buy twice and N ≫ stock is a race.
-  const perUserLimit = options.scenario === "flash-sale" ? 1 : MIXED_PER_USER_LIMIT;
+  const perUserLimit = isOrderBurst(options.scenario) ? 1 : MIXED_PER_USER_LIMIT;
   if (warmUpSku) await openSale(api, warmUpSku, warmUpStock(options.warmup), perUserLimit);
   if (sells) await openSale(api, sku, options.stock, perUserLimit);
-  if (options.scenario === "flash-sale") return { sku, warmUpSku, productIds: [], warmUpReads: 0 };
+  if (isOrderBurst(options.scenario)) return { sku, warmUpSku, productIds: [], warmUpReads: 0 };
   const productIds = await createProducts(api, options.products, runTag);
   return { sku, warmUpSku, productIds, warmUpReads: await readEveryProduct(api, productIds) };
 }

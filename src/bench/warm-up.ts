@@ -31,6 +31,7 @@ export async function warmUp(
   if (options.warmup === 0) return null;
   const result = await runGeneratorProcess(
     {
+      generator: options.generator,
       url,
       model: { kind: "closed", connections: Math.min(options.model.connections, options.warmup) },
       length: { kind: "requests", count: options.warmup },

@@ -75,6 +75,7 @@ export class Workload {
       case "catalog-read":
         return this.browse();
       case "flash-sale":
+      case "accept":
         // One request per buyer; past `users` the same buyers come back with the same key, the
         // way a client retries: the target must answer with the first outcome.
         return this.order(index % this.spec.users, `${this.spec.runTag}-${index % this.spec.users}`);

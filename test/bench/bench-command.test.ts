@@ -128,7 +128,7 @@ describe("floodgate bench", () => {
     const [floodgateRun, ceilingRun, naiveRun] = report.runs;
     expect(floodgateRun!.generator.statusCounts).toEqual({ "202": 50, "409": 250 });
     expect(floodgateRun!.generator.errorCodes).toEqual({ sold_out: 250 });
-    expect(floodgateRun!.invariants).toHaveLength(6);
+    expect(floodgateRun!.invariants).toHaveLength(9);
     expect(floodgateRun!.invariants!.every((invariant) => invariant.pass)).toBe(true);
     expect(floodgateRun!.drain?.drained).toBe(true);
     expect(floodgateRun!.serverSeries!.length).toBeGreaterThan(0);

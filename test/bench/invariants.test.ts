@@ -21,6 +21,9 @@ function healthy(): FlashSaleAudit {
     acceptedOrderIds: ["1", "2", "3"],
     levels: { stock: 3, available: 0, reserved: 0, sold: 3 },
     storedOrders: [order("3"), order("2"), order("1")],
+    allowance: 5,
+    accepted202: 3,
+    drift: [],
   };
 }
 
@@ -30,14 +33,31 @@ const verdicts = (audit: FlashSaleAudit) =>
 describe("flash-sale invariants", () => {
   it("all pass for a sale that kept its promises", () => {
     const results = checkFlashSaleInvariants(healthy());
-    expect(results).toHaveLength(6);
+    expect(results).toHaveLength(9);
     expect(results.every((result) => result.pass)).toBe(true);
   });
 
   it("accepts replays (a 202 repeated with the same id) and ignores other SKUs' orders", () => {
-    const audit = { ...healthy(), acceptedOrderIds: ["1", "2", "3", "2"] };
+    const audit = { ...healthy(), acceptedOrderIds: ["1", "2", "3", "2"], accepted202: 4 };
     audit.storedOrders = [...audit.storedOrders, order("99", "created", "OTHER")];
     expect(Object.values(verdicts(audit)).every(Boolean)).toBe(true);
+  });
+
+  it("fails when fewer units sold than the buyers were allowed while stock was left, or more", () => {
+    // Five buyers allowed one each, stock 3: all 3 must sell. Only 2 sold (one refused wrongly).
+    const undersold = { ...healthy(), acceptedOrderIds: ["1", "2"], accepted202: 2 };
+    undersold.levels = { stock: 3, available: 1, reserved: 0, sold: 2 };
+    undersold.storedOrders = [order("1"), order("2")];
+    expect(verdicts(undersold)["sold = min(stock, allowed)"]).toBe(false);
+    // Two buyers sent (allowed 2) but 3 sold: someone bought twice.
+    expect(verdicts({ ...healthy(), allowance: 2 })["sold = min(stock, allowed)"]).toBe(false);
+  });
+
+  it("fails when a 202 came without an orderId, and when live stock drifts from the database", () => {
+    const verdict = verdicts({ ...healthy(), accepted202: 4, drift: ["FLASH-1"] });
+    expect(verdict["every 202 carries an orderId"]).toBe(false);
+    expect(verdict["live stock reconciles with the database"]).toBe(false);
+    expect(verdicts({ ...healthy(), drift: null })["live stock reconciles with the database"]).toBe(false);
   });
 
   it("fails when an accepted order was never stored", () => {

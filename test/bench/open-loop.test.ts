@@ -37,6 +37,7 @@ describe("open-loop generator", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     const job: GeneratorJob = {
+      generator: "node",
       url: `http://127.0.0.1:${port}`,
       model: { kind: "open", connections: 2 * REQUESTS, rate: 200 },
       length: { kind: "requests", count: REQUESTS },
@@ -44,7 +45,7 @@ describe("open-loop generator", () => {
       requestTimeoutMs: 10_000,
       deadlineMs: 20_000,
     };
-    const recorder = new Recorder();
+    const recorder = new Recorder(job.requestTimeoutMs);
     const outcome = await runOpenLoop(job, new Workload(SPEC), recorder);
     server.close();
     expect(outcome.sent).toBe(REQUESTS);
@@ -62,9 +63,10 @@ describe("open-loop generator", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    const recorder = new Recorder();
+    const recorder = new Recorder(200);
     const outcome = await runOpenLoop(
       {
+        generator: "node",
         url: `http://127.0.0.1:${port}`,
         model: { kind: "open", connections: 4, rate: 100 },
         length: { kind: "requests", count: 3 },
@@ -80,6 +82,10 @@ describe("open-loop generator", () => {
     expect(outcome.truncated).toBe(false);
     expect(recorder.transportErrors()).toEqual({ timeout: 3 });
     expect(recorder.completed).toBe(0);
+    // Each timed-out request counts in the percentiles at its deadline.
+    const latency = recorder.latency();
+    expect(latency.count).toBe(3);
+    for (const value of [latency.p50, latency.p99, latency.max]) expect(value).toBeCloseTo(200, 0);
   });
 
   it("labels transport errors by their cause", () => {

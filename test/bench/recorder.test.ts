@@ -3,7 +3,7 @@ import { errorCodeOf, Recorder } from "../../src/bench/generator/recorder.js";
 
 describe("Recorder", () => {
   it("counts statuses, error codes from the body, and failures (no answer or 5xx) apart from refusals", () => {
-    const recorder = new Recorder(0);
+    const recorder = new Recorder(10_000, 0);
     recorder.response("order", 202, 5, '{"orderId":"1","status":"pending"}');
     recorder.response("order", 409, 2, '{"error":{"code":"sold_out","message":"…"}}');
     recorder.response("order", 409, 2, '{"error":{"code":"sold_out","message":"…"}}');
@@ -21,7 +21,7 @@ describe("Recorder", () => {
   });
 
   it("closes one series point per interval with that interval's rate and percentiles", () => {
-    const recorder = new Recorder(1000);
+    const recorder = new Recorder(10_000, 1000);
     for (let i = 0; i < 10; i++) recorder.response("browse", 200, 4, "");
     recorder.closeInterval(2000);
     recorder.response("browse", 200, 100, "");

@@ -56,9 +56,9 @@ function run(
       throughputRps: rps,
       latencyMs: latency(p99),
       latencyByKindMs: {},
-      statusCounts: { "202": 10, "409": rps - 12, "503": 2 },
+      statusCounts: { "202": 10, "409": rps - 10 },
       errorCodes: {},
-      transportErrors: { ECONNRESET: 1 },
+      transportErrors: {},
       series: [],
       acceptedOrders: 10,
       cpu: { userMs: 400, systemMs: 100, wallMs: 1000, coresUsed: 0.5, processTotalMs: 900 },
@@ -94,8 +94,18 @@ describe("summaries, comparisons and goals", () => {
     run("naive", 3, 450, 200),
   ];
 
+  /** The same run with two 503s and a connection reset among its answers. */
+  const failing = (record: RunRecord): RunRecord => ({
+    ...record,
+    generator: {
+      ...record.generator,
+      statusCounts: { "202": 10, "409": record.throughputRps - 12, "503": 2 },
+      transportErrors: { ECONNRESET: 1 },
+    },
+  });
+
   it("reports medians per target, in a fixed target order", () => {
-    const summaries = summarizeTargets(runs);
+    const summaries = summarizeTargets(runs.map(failing));
     expect(summaries.map((s) => s.target)).toEqual(["floodgate", "naive"]);
     const [floodgate, naive] = summaries;
     expect(floodgate).toMatchObject({
@@ -136,6 +146,41 @@ describe("summaries, comparisons and goals", () => {
       summaries,
     );
     expect(missed.map((g) => g.met)).toEqual([false, false]);
+  });
+
+  it("does not count a goal as met while Floodgate failed requests", () => {
+    const options = resolveBenchOptions("flash-sale", { compare: "naive" });
+    const summaries = summarizeTargets(
+      runs.map((record) => (record.target === "floodgate" ? failing(record) : record)),
+    );
+    const goals = evaluateGoals(options, compareWithBaselines(summaries), summaries);
+    expect(goals.map((g) => [g.measured, g.met])).toEqual([
+      [11.111, false],
+      [12.5, false],
+    ]);
+    expect(goals[0]!.note).toContain("failed 3 requests");
+  });
+
+  it("judges the accept path against the ceiling: throughput and CPU per request", () => {
+    const options = resolveBenchOptions("accept", { compare: "ceiling" });
+    const summaries = summarizeTargets([
+      run("floodgate", 1, 9000, 5),
+      run("ceiling", 1, 30_000, 2, {
+        cpu: {
+          wallMs: 1200,
+          machineCores: 1.9,
+          targetCores: 0.5,
+          generatorCores: 0.75,
+          benchCores: 0,
+          otherCores: 0,
+        },
+      }),
+    ]);
+    const [throughput, cpu] = evaluateGoals(options, compareWithBaselines(summaries), summaries);
+    expect(throughput).toMatchObject({ measured: 0.3, required: 0.3, met: true });
+    // Floodgate: 0.95 cores for 9,000 req/s; the ceiling 0.5 for 30,000: 6.3× the CPU per request.
+    expect(cpu).toMatchObject({ required: 4, atMost: true, met: false });
+    expect(cpu!.measured).toBeCloseTo(6.33, 1);
   });
 
   it("compares per core of target CPU when the generator was the bottleneck", () => {

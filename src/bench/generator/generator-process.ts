@@ -8,6 +8,7 @@ import { runClosedLoop } from "./closed-loop.js";
 import type { GeneratorJob, GeneratorMessage, GeneratorResult, ParentMessage } from "./messages.js";
 import { runOpenLoop } from "./open-loop.js";
 import { Recorder } from "./recorder.js";
+import { runWrkLoop } from "./wrk-loop.js";
 
 const PROGRESS_INTERVAL_MS = 1000;
 
@@ -32,8 +33,22 @@ export async function runGeneratorJob(
 ): Promise<GeneratorResult> {
   const workload = new Workload(job.workload);
   workload.prepare(expectedRequests(job));
+  if (job.generator === "wrk") {
+    // wrk reports once, at the end: progress is its elapsed time alone.
+    const started = performance.now();
+    onStarted();
+    const ticker = setInterval(
+      () => onProgress({ elapsedMs: Math.round(performance.now() - started), completed: 0, errors: 0 }),
+      PROGRESS_INTERVAL_MS,
+    );
+    try {
+      return await runWrkLoop(job, workload);
+    } finally {
+      clearInterval(ticker);
+    }
+  }
   onStarted();
-  const recorder = new Recorder();
+  const recorder = new Recorder(job.requestTimeoutMs);
   const startedAtEpoch = Date.now();
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
@@ -57,6 +72,7 @@ export async function runGeneratorJob(
     const durationMs = Math.max(1, end - outcome.startedAt);
     return {
       model: job.model.kind,
+      generator: "node",
       startedAt: startedAtEpoch,
       durationMs: Math.round(durationMs),
       sent: outcome.sent,

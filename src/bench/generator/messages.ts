@@ -1,9 +1,10 @@
 import type { LatencySummary } from "../latency.js";
-import type { LoadModel, RunLength } from "../options.js";
+import type { GeneratorName, LoadModel, RunLength } from "../options.js";
 import type { RequestKind, WorkloadSpec } from "../workload.js";
 
 /** What the parent asks a generator process to do. */
 export interface GeneratorJob {
+  readonly generator: GeneratorName;
   /** Base URL of the target, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly model: LoadModel;
@@ -23,11 +24,14 @@ export interface GeneratorSeriesPoint {
   /** Transport errors and 5xx answers in the interval. */
   readonly errors: number;
   readonly requestsPerSecond: number;
-  /** Latency percentiles (ms) of the responses completed in the interval; 0 when none. */
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
+  /**
+   * Latency percentiles (ms) of the responses completed in the interval; 0 when none; null when
+   * the generator cannot tell (wrk gives its script no clock per request).
+   */
+  readonly p50: number | null;
+  readonly p90: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
 }
 
 export interface GeneratorCpu {
@@ -42,6 +46,8 @@ export interface GeneratorCpu {
 
 export interface GeneratorResult {
   readonly model: LoadModel["kind"];
+  /** Which generator sent the load (absent in results older than the choice). */
+  readonly generator?: GeneratorName;
   /** Epoch ms of the first request. */
   readonly startedAt: number;
   /** First request sent → last response received. */

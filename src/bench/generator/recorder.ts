@@ -28,7 +28,14 @@ export class Recorder {
   private intervalStartedAt: number;
   private lastResponseAtMs = 0;
 
-  constructor(now: number = Date.now()) {
+  /**
+   * `deadlineMs`: the requests' timeout. A request that timed out counts in the latency
+   * percentiles at it: it took at least that long, and leaving it out would flatter the tail.
+   */
+  constructor(
+    private readonly deadlineMs: number,
+    now: number = Date.now(),
+  ) {
     this.intervalStartedAt = now;
   }
 
@@ -59,6 +66,10 @@ export class Recorder {
 
   /** A request that got no HTTP answer. */
   transportError(cause: string): void {
+    if (cause === "timeout") {
+      recordLatencyMs(this.overall, this.deadlineMs);
+      recordLatencyMs(this.interval, this.deadlineMs);
+    }
     this.transport[cause] = (this.transport[cause] ?? 0) + 1;
     this.errorsTotal++;
     this.intervalErrors++;

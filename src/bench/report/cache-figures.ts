@@ -1,3 +1,4 @@
+import { isOrderBurst } from "../options.js";
 import type { BenchReport, RunRecord } from "./result-types.js";
 
 /** What the target's telemetry says about its cache while the load ran (read scenarios). */
@@ -17,7 +18,7 @@ export interface CacheFigures {
  */
 export function cacheFiguresOf(report: BenchReport, run: RunRecord): CacheFigures | null {
   const samples = run.serverSeries;
-  if (!samples || samples.length === 0 || report.scenario === "flash-sale") return null;
+  if (!samples || samples.length === 0 || isOrderBurst(report.scenario)) return null;
   const peak = Math.max(0, ...samples.map((s) => s.requestsPerSecond));
   const loaded = samples.filter((s) => s.requestsPerSecond > peak * 0.1 && s.cacheHitRatio !== null);
   if (loaded.length === 0) return null;

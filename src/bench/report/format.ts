@@ -25,6 +25,17 @@ export function formatCores(value: number | null | undefined): string {
   return value === null || value === undefined || !Number.isFinite(value) ? "–" : formatNumber(value, 2);
 }
 
+/**
+ * CPU time per request in µs from req/s per core (the target's CPU, and its servers' when it
+ * works through any): the figure that holds on a 2-core machine where the generator shares the
+ * cores, whichever side saturated.
+ */
+export function formatCpuPerRequest(throughputPerCore: number | null | undefined): string {
+  return throughputPerCore === null || throughputPerCore === undefined || !(throughputPerCore > 0)
+    ? "–"
+    : formatNumber(Math.round(1_000_000 / throughputPerCore));
+}
+
 /** A profile location as a reader wants it: from `node_modules/` on when it lives in a package. */
 export function shortPath(location: string): string {
   const modules = location.indexOf("node_modules/");

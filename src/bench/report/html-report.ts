@@ -3,7 +3,15 @@ import { createRequire } from "node:module";
 import { describeLoad } from "../options.js";
 import { compareWithBaselines } from "./build-report.js";
 import { buildCharts } from "./chart-data.js";
-import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import {
+  formatCores,
+  formatCounts,
+  formatCpuPerRequest,
+  formatMs,
+  formatNumber,
+  formatRatio,
+  shortPath,
+} from "./format.js";
 import {
   describeGoalFigures,
   describeP99AtFraction,
@@ -44,15 +52,15 @@ function summaryTable(report: BenchReport): string {
           s.latencyMs.p999,
         )}</td><td>${formatMs(s.latencyMs.max)}</td><td>${formatNumber(s.errors)}</td><td>${formatCores(
           s.targetCores,
-        )}</td>${servers ? `<td>${formatCores(s.serverCores)}</td>` : ""}<td>${formatCores(s.generatorCoresUsed)}</td><td>${formatCores(s.otherCores)}</td><td>${formatNumber(
+        )}</td>${servers ? `<td>${formatCores(s.serverCores)}</td>` : ""}<td>${formatCpuPerRequest(s.throughputPerCore)}</td><td>${formatCores(s.generatorCoresUsed)}</td><td>${formatCores(s.otherCores)}</td><td>${formatNumber(
           s.generatorCapacityRps,
         )}</td></tr>`,
     )
     .join("");
-  return `<table><thead><tr><th>target</th><th>runs</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>target CPU</th>${servers ? "<th>servers CPU</th>" : ""}<th>generator CPU</th><th>other CPU</th><th>generator capacity req/s</th></tr></thead><tbody>${rows}</tbody></table>
+  return `<table><thead><tr><th>target</th><th>runs</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>target CPU</th>${servers ? "<th>servers CPU</th>" : ""}<th>CPU µs/req</th><th>generator CPU</th><th>other CPU</th><th>generator capacity req/s</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="note">Medians over runs. Errors: requests with no answer or a 5xx. CPU in cores (1.00 = one core fully busy) while the load ran: the target,${
     servers ? " the servers it works through (Redis, NATS, PostgreSQL)," : ""
-  } the load generator, and other processes on the machine (noise). Generator capacity: requests it completes per second of its own CPU, the most it could drive.</p>`;
+  } the load generator, and other processes on the machine (noise). CPU µs/req: the target's CPU time${servers ? " (with its servers')" : ""} per answered request, from the kernel's accounting. Generator capacity: requests it completes per second of its own CPU, the most it could drive.</p>`;
 }
 
 function sections(report: BenchReport): string {

@@ -1,7 +1,15 @@
 import { describeLoad } from "../options.js";
 import { representativeRun } from "./build-report.js";
 import { cacheFiguresOf, describeCacheFigures } from "./cache-figures.js";
-import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import {
+  formatCores,
+  formatCounts,
+  formatCpuPerRequest,
+  formatMs,
+  formatNumber,
+  formatRatio,
+  shortPath,
+} from "./format.js";
 import {
   describeGoalFigures,
   describeP99AtFraction,
@@ -34,25 +42,25 @@ export function renderMarkdownSummary(report: BenchReport): string {
   lines.push(
     `| target | runs | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | target CPU |${
       servers ? " servers CPU |" : ""
-    } generator CPU | other CPU |`,
+    } CPU µs/req | generator CPU | other CPU |`,
   );
-  lines.push(`|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|${servers ? "--:|" : ""}--:|--:|`);
+  lines.push(`|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|${servers ? "--:|" : ""}--:|--:|--:|`);
   for (const s of report.summaries) {
     lines.push(
       `| ${s.target} | ${s.runs} | ${formatNumber(s.throughputRps)} | ${formatMs(s.latencyMs.p50)} | ${formatMs(
         s.latencyMs.p90,
       )} | ${formatMs(s.latencyMs.p99)} | ${formatMs(s.latencyMs.p999)} | ${formatMs(s.latencyMs.max)} | ${formatNumber(
         s.errors,
-      )} | ${formatCores(s.targetCores)} |${servers ? ` ${formatCores(s.serverCores)} |` : ""} ${formatCores(
-        s.generatorCoresUsed,
-      )} | ${formatCores(s.otherCores)} |`,
+      )} | ${formatCores(s.targetCores)} |${servers ? ` ${formatCores(s.serverCores)} |` : ""} ${formatCpuPerRequest(
+        s.throughputPerCore,
+      )} | ${formatCores(s.generatorCoresUsed)} | ${formatCores(s.otherCores)} |`,
     );
   }
   lines.push("");
   lines.push(
     `Medians over runs; CPU in cores while the load ran (${
       servers ? "servers CPU = the Redis, NATS or PostgreSQL processes the target works through; " : ""
-    }other CPU = other processes on the machine).`,
+    }CPU µs/req = ${perCoreLabel(report)} time per answered request; other CPU = other processes on the machine).`,
   );
   for (const s of report.summaries) {
     if (s.generatorCoresUsed !== null && s.generatorCoresUsed >= 0.85) {

@@ -1,6 +1,14 @@
-import { describeLoad } from "../options.js";
+import { describeLoad, isOrderBurst } from "../options.js";
 import { representativeRun } from "./build-report.js";
-import { formatCores, formatCounts, formatMs, formatNumber, formatRatio, shortPath } from "./format.js";
+import {
+  formatCores,
+  formatCounts,
+  formatCpuPerRequest,
+  formatMs,
+  formatNumber,
+  formatRatio,
+  shortPath,
+} from "./format.js";
 import { describeGoalFigures, describeP99AtFraction, describeSharedState } from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport, RunRecord } from "./result-types.js";
@@ -34,7 +42,7 @@ export function describeTargetSettings(report: BenchReport): string {
   const parts = [`Floodgate: ${report.floodgateTarget}`];
   if (options.scenario !== "catalog-read") parts.push(`stock ${formatNumber(options.stock)}`);
   if (options.scenario !== "catalog-read") parts.push(`${formatNumber(options.users)} buyers`);
-  if (options.scenario !== "flash-sale")
+  if (!isOrderBurst(options.scenario))
     parts.push(`${formatNumber(options.products)} products, Zipf s=${options.zipfExponent}`);
   if (options.url === null) {
     parts.push(
@@ -84,6 +92,7 @@ export function renderSummary(report: BenchReport): string {
         "errors",
         "target CPU",
         ...(servers ? ["servers"] : []),
+        "CPU µs/req",
         "gen CPU",
         "others",
         "gen capacity",
@@ -100,6 +109,7 @@ export function renderSummary(report: BenchReport): string {
         formatNumber(summary.errors),
         formatCores(summary.targetCores),
         ...(servers ? [formatCores(summary.serverCores)] : []),
+        formatCpuPerRequest(summary.throughputPerCore),
         formatCores(summary.generatorCoresUsed),
         formatCores(summary.otherCores),
         summary.generatorCapacityRps === null ? "–" : `${formatNumber(summary.generatorCapacityRps)} req/s`,
@@ -112,7 +122,10 @@ export function renderSummary(report: BenchReport): string {
   lines.push(
     `   the target,${servers ? " the servers it works through (Redis, NATS, PostgreSQL)," : ""} the load generator, and other processes on the machine (noise); gen capacity =`,
   );
-  lines.push("   requests the generator completes per second of its own CPU, i.e. the most it could drive)");
+  lines.push("   requests the generator completes per second of its own CPU, i.e. the most it could drive;");
+  lines.push(
+    `   CPU µs/req = ${perCoreLabel(report)} time per answered request, from the kernel's accounting)`,
+  );
   for (const summary of report.summaries) {
     if (summary.generatorCoresUsed !== null && summary.generatorCoresUsed >= 0.85) {
       lines.push(

@@ -274,6 +274,8 @@ function sendBatch(
     mix: { browse: 0, order: 1, poll: 0 },
   };
   const job: GeneratorJob = {
+    // The soak's buyers are a mixed workload (orders only), which wrk does not drive.
+    generator: "node",
     url,
     model: { kind: "closed", connections: options.connections },
     length: { kind: "requests", count },
