@@ -147,7 +147,7 @@ export function registerBenchCommand(program: Command): void {
       "--generator <name>",
       "wrk (C; the closed model of catalog-read, flash-sale and accept) or node (JavaScript; also the open model and mixed); default: wrk where it can drive the run and is on PATH, else node",
     )
-    .option("--stock <units>", "units on sale (flash-sale, mixed, soak)")
+    .option("--stock <units>", "units on sale (flash-sale, accept, mixed, soak)")
     .option("--users <n>", "distinct buyers, each with its own token and Idempotency-Key")
     .option(
       "--buyers <n>",
@@ -168,7 +168,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option(
       "--write-rate <orders/s>",
-      `the target's FLOODGATE_ORDER_WRITE_RATE; 0 = no ceiling (default ${COMMON_DEFAULTS.writeRate})`,
+      `the target's FLOODGATE_ORDER_WRITE_RATE; 0 = no ceiling (default ${COMMON_DEFAULTS.writeRate}; accept: 0)`,
     )
     .option(
       "--batch-size <n>",

@@ -104,25 +104,28 @@ export async function gatherFlashSaleAudit(
     readonly acceptedOrderIds: readonly string[];
     /** 202 answers counted, each of which must have carried an orderId. */
     readonly accepted202: number;
-    /** Units the buyers who sent were allowed (buyers × the per-buyer limit). */
-    readonly allowance: number;
+    /** `409 sold_out` answers counted. */
+    readonly soldOutAnswers: number;
   },
 ): Promise<FlashSaleAudit> {
   const [levels, storedOrders, drift] = await Promise.all([
     saleLevels(api, sale.sku),
     allStoredOrders(api),
-    driftedSkus(api),
+    driftedSkus(api, sale.sku),
   ]);
   return { sku: sale.sku, stock: sale.stock, ...answers, levels, storedOrders, drift };
 }
 
-/** The SKUs GET /admin/stock/reconciliation reports drifting; null when it cannot be read. */
-async function driftedSkus(api: TargetApi): Promise<string[] | null> {
+/**
+ * Whether GET /admin/stock/reconciliation reports the run's SKU drifting (others on a long-lived
+ * target are not this run's to judge): [sku] or []; null when it cannot be read.
+ */
+async function driftedSkus(api: TargetApi, sku: string): Promise<string[] | null> {
   try {
     const report = await api.expect<{ drift: { sku: string }[] }>(200, "GET", "/admin/stock/reconciliation", {
       admin: true,
     });
-    return report.drift.map((entry) => entry.sku);
+    return report.drift.map((entry) => entry.sku).filter((drifting) => drifting === sku);
   } catch {
     return null;
   }

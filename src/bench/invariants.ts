@@ -26,10 +26,12 @@ export interface FlashSaleAudit {
   /** Every stored order, all pages. */
   readonly storedOrders: readonly StoredOrderView[];
   /**
-   * Units the buyers who sent were allowed to buy (distinct buyers × the per-buyer limit); absent
-   * in audits older than this check. Sold must equal min(stock, this) once the backlog drained.
+   * `409 sold_out` answers the generator counted; absent in audits older than this check. Once the
+   * backlog drained, sold must equal min(stock, what the buyers were allowed): the whole stock if a
+   * buyer was told it was sold out, and every accepted unit otherwise (one per accepted order id:
+   * a buyer refused for another reason, such as a rate limit, was not allowed).
    */
-  readonly allowance?: number;
+  readonly soldOutAnswers?: number;
   /** 202 answers the generator counted: each must carry an orderId. */
   readonly accepted202?: number;
   /** SKUs whose live stock disagrees with the database, from GET /admin/stock/reconciliation; null: unreadable. */
@@ -99,7 +101,7 @@ export function checkFlashSaleInvariants(audit: FlashSaleAudit): InvariantResult
             levels.available + levels.reserved + levels.sold
           }, stock ${levels.stock}`,
         },
-    ...(audit.allowance === undefined
+    ...(audit.soldOutAnswers === undefined
       ? []
       : [
           levels === null
@@ -108,11 +110,17 @@ export function checkFlashSaleInvariants(audit: FlashSaleAudit): InvariantResult
                 pass: false,
                 detail: "the sale's levels could not be read",
               }
-            : {
-                name: "sold = min(stock, allowed)",
-                pass: levels.sold === Math.min(audit.stock, audit.allowance),
-                detail: `sold ${levels.sold}; stock ${audit.stock}, the buyers who sent were allowed ${audit.allowance}`,
-              },
+            : audit.soldOutAnswers > 0
+              ? {
+                  name: "sold = min(stock, allowed)",
+                  pass: levels.sold === audit.stock,
+                  detail: `sold ${levels.sold} of ${audit.stock} while ${audit.soldOutAnswers} buyers were told it was sold out`,
+                }
+              : {
+                  name: "sold = min(stock, allowed)",
+                  pass: levels.sold === accepted.size,
+                  detail: `sold ${levels.sold}; no buyer was told it was sold out, ${accepted.size} orders accepted`,
+                },
         ]),
     ...(audit.accepted202 === undefined
       ? []

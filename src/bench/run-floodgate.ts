@@ -220,8 +220,7 @@ async function measure(
             {
               acceptedOrderIds: result.acceptedOrderIds,
               accepted202: result.statusCounts["202"] ?? 0,
-              // One unit per buyer; past `users` requests the same buyers come back.
-              allowance: Math.min(options.users, result.sent),
+              soldOutAnswers: result.errorCodes.sold_out ?? 0,
             },
           ),
         )

@@ -21,7 +21,7 @@ function healthy(): FlashSaleAudit {
     acceptedOrderIds: ["1", "2", "3"],
     levels: { stock: 3, available: 0, reserved: 0, sold: 3 },
     storedOrders: [order("3"), order("2"), order("1")],
-    allowance: 5,
+    soldOutAnswers: 2,
     accepted202: 3,
     drift: [],
   };
@@ -43,14 +43,18 @@ describe("flash-sale invariants", () => {
     expect(Object.values(verdicts(audit)).every(Boolean)).toBe(true);
   });
 
-  it("fails when fewer units sold than the buyers were allowed while stock was left, or more", () => {
-    // Five buyers allowed one each, stock 3: all 3 must sell. Only 2 sold (one refused wrongly).
+  it("fails when a buyer was told sold out while stock was left, or units sold without an accepted order", () => {
+    // Two buyers told sold out, yet only 2 of 3 units sold.
     const undersold = { ...healthy(), acceptedOrderIds: ["1", "2"], accepted202: 2 };
     undersold.levels = { stock: 3, available: 1, reserved: 0, sold: 2 };
     undersold.storedOrders = [order("1"), order("2")];
     expect(verdicts(undersold)["sold = min(stock, allowed)"]).toBe(false);
-    // Two buyers sent (allowed 2) but 3 sold: someone bought twice.
-    expect(verdicts({ ...healthy(), allowance: 2 })["sold = min(stock, allowed)"]).toBe(false);
+    // Nobody told sold out, nothing left over: every accepted unit sold, and no more.
+    const accept = { ...healthy(), stock: 5, soldOutAnswers: 0 };
+    accept.levels = { stock: 5, available: 2, reserved: 0, sold: 3 };
+    expect(verdicts(accept)["sold = min(stock, allowed)"]).toBe(true);
+    accept.levels = { stock: 5, available: 1, reserved: 0, sold: 4 };
+    expect(verdicts(accept)["sold = min(stock, allowed)"]).toBe(false);
   });
 
   it("fails when a 202 came without an orderId, and when live stock drifts from the database", () => {

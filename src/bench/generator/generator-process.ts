@@ -34,15 +34,24 @@ export async function runGeneratorJob(
   const workload = new Workload(job.workload);
   workload.prepare(expectedRequests(job));
   if (job.generator === "wrk") {
-    // wrk reports once, at the end: progress is its elapsed time alone.
-    const started = performance.now();
-    onStarted();
+    // wrk's script prints how many it has answered once a second; errors are known at the end.
+    let started = performance.now();
+    let answered = 0;
     const ticker = setInterval(
-      () => onProgress({ elapsedMs: Math.round(performance.now() - started), completed: 0, errors: 0 }),
+      () =>
+        onProgress({ elapsedMs: Math.round(performance.now() - started), completed: answered, errors: 0 }),
       PROGRESS_INTERVAL_MS,
     );
     try {
-      return await runWrkLoop(job, workload);
+      return await runWrkLoop(job, workload, {
+        onStarted: () => {
+          started = performance.now();
+          onStarted();
+        },
+        onAnswered: (count) => {
+          answered = count;
+        },
+      });
     } finally {
       clearInterval(ticker);
     }

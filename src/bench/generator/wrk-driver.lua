@@ -12,6 +12,8 @@
 -- SIGINT when every thread has said so. A run of N requests sends exactly N. Without a quota the
 -- run lasts wrk's --duration.
 --
+-- Each thread prints PROGRESS <thread> <answered> once a second, for the bench's progress line.
+--
 -- What the bench needs beyond wrk's own figures is collected per thread and written by done() to
 -- FG_WRK_OUT as JSON: responses by status, error codes, accepted order ids, completions per second.
 
@@ -20,6 +22,20 @@ local out_path = os.getenv("FG_WRK_OUT")
 local quota_text = os.getenv("FG_WRK_QUOTA")
 local thread_count = tonumber(os.getenv("FG_WRK_THREADS"))
 local timeout_us = tonumber(os.getenv("FG_WRK_TIMEOUT_MS")) * 1000
+
+-- A monotonic clock in µs (LuaJIT's FFI): wrk gives its scripts none, and the run's throughput
+-- must span first send to last answer, not wrk's whole runtime (which includes a park).
+local ffi = require("ffi")
+ffi.cdef([[
+typedef struct { long tv_sec; long tv_nsec; } fg_timespec;
+int clock_gettime(int clock_id, fg_timespec *out);
+]])
+local CLOCK_MONOTONIC = 1
+local clock = ffi.new("fg_timespec")
+local function now_us()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, clock)
+  return tonumber(clock.tv_sec) * 1000000 + tonumber(clock.tv_nsec) / 1000
+end
 
 local threads = {}
 local next_thread_id = 0
@@ -42,6 +58,11 @@ statuses = {}
 codes = {}
 order_ids = {}
 per_second = {}
+first_sent_us = 0
+last_answer_us = 0
+-- wrk calls request() once on thread 0's state, before any connection exists, to check what the
+-- script builds (its pipelining check): that request is never sent.
+local verify_call_pending = nil
 
 function init(args)
   local file = assert(io.open(requests_path, "rb"))
@@ -59,6 +80,7 @@ function init(args)
     start = stop + 1
   end
   if quota_text ~= nil then quota = tonumber(quota_text) end
+  verify_call_pending = id == 0
 end
 
 -- A thread is done when all its quota is answered, or sent and the rest past the deadline (wrk
@@ -92,18 +114,22 @@ if quota_text ~= nil then
   end
 end
 
--- With delay() defined, wrk builds a connection's first request when it connects and builds it
--- again, after asking delay(), before writing it: the first build is never sent. Only a build that
--- follows a grant is a send, so a build without one peeks at the next request without using it.
+-- Every call but wrk's check call is a send: after a grant, or without one when a connection
+-- that failed reconnects (wrk does not ask delay() then). Past the quota a connection sends the
+-- probe instead: its park ran out (the thread is done), or it reconnected late.
 function request()
-  if quota ~= nil and granted == 0 then
-    if all_granted_at ~= nil and (os.time() - all_granted_at) * 1000 >= PARK_MS - 1000 then
-      finish()
-      return PROBE
-    end
+  if verify_call_pending then
+    verify_call_pending = false
     return mine[cursor % #mine + 1]
   end
-  if granted > 0 then granted = granted - 1 end
+  if quota ~= nil then
+    if granted > 0 then granted = granted - 1 end
+    if sent >= quota then
+      if all_granted_at ~= nil and (os.time() - all_granted_at) * 1000 >= PARK_MS - 1000 then finish() end
+      return PROBE
+    end
+  end
+  if sent == 0 then first_sent_us = now_us() end
   cursor = cursor % #mine + 1
   sent = sent + 1
   return mine[cursor]
@@ -111,6 +137,7 @@ end
 
 function response(status, headers, body)
   if finished then return end
+  last_answer_us = now_us()
   answered = answered + 1
   statuses[status] = (statuses[status] or 0) + 1
   if status == 202 then
@@ -121,6 +148,11 @@ function response(status, headers, body)
     codes[code] = (codes[code] or 0) + 1
   end
   local second = os.time()
+  if per_second[second] == nil then
+    -- Once a second: the bench shows progress from these lines (wrk itself reports at the end).
+    io.write("PROGRESS ", id, " ", answered, "\n")
+    io.flush()
+  end
   per_second[second] = (per_second[second] or 0) + 1
   if quota ~= nil and answered == quota then finish() end
 end
@@ -161,14 +193,19 @@ local function percentile_with_unanswered(latency, p, answered, unanswered)
   if answered == 0 then return timeout_us end
   local rank = p * (answered + unanswered) / answered
   if rank > 100 then return timeout_us end
-  return latency:percentile(rank)
+  -- An answer later than the deadline (wrk waits for it) counts at the deadline too.
+  return math.min(latency:percentile(rank), timeout_us)
 end
 
 function done(summary, latency, requests)
   local total_statuses, total_codes, total_seconds = {}, {}, {}
   local ids = {}
   local total_sent, total_answered = 0, 0
+  local first_us, last_us = nil, 0
   for _, thread in ipairs(threads) do
+    local thread_first = thread:get("first_sent_us")
+    if thread_first > 0 and (first_us == nil or thread_first < first_us) then first_us = thread_first end
+    last_us = math.max(last_us, thread:get("last_answer_us"))
     total_sent = total_sent + thread:get("sent")
     total_answered = total_answered + thread:get("answered")
     add_into(total_statuses, thread:get("statuses"))
@@ -180,21 +217,25 @@ function done(summary, latency, requests)
   local unanswered = errors.timeout
   if quota_text ~= nil then unanswered = total_sent - total_answered end
   local function at(p) return percentile_with_unanswered(latency, p, total_answered, unanswered) end
-  local mean, max = 0, 0
+  local mean, max = timeout_us, timeout_us
   if total_answered > 0 then
-    mean = (latency.mean * total_answered + timeout_us * unanswered) / (total_answered + unanswered)
-    max = latency.max
+    local answered_mean = math.min(latency.mean, timeout_us)
+    mean = (answered_mean * total_answered + timeout_us * unanswered) / (total_answered + unanswered)
+    max = math.min(latency.max, timeout_us)
   end
   if unanswered > 0 then max = timeout_us end
+  -- First send to last answer; wrk's own runtime when nothing was answered.
+  local active_us = summary.duration
+  if first_us ~= nil and last_us > first_us then active_us = last_us - first_us end
   local user_ticks, system_ticks = own_cpu_ticks()
   local file = assert(io.open(out_path, "w"))
   file:write(string.format(
-    '{"durationUs":%d,"sent":%d,"answered":%d,"unanswered":%d,' ..
+    '{"durationUs":%d,"activeUs":%d,"sent":%d,"answered":%d,"unanswered":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
       '"latencyUs":{"mean":%f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},' ..
       '"cpuTicks":{"user":%d,"system":%d},' ..
       '"statuses":%s,"codes":%s,"perSecond":%s,"orderIds":[%s]}',
-    summary.duration, total_sent, total_answered, unanswered,
+    summary.duration, active_us, total_sent, total_answered, unanswered,
     errors.connect, errors.read, errors.write, errors.status, errors.timeout,
     mean, max, at(50), at(90), at(99), at(99.9),
     user_ticks, system_ticks,

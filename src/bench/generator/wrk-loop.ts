@@ -22,7 +22,10 @@ const WRK_THREADS = 1;
 
 /** What the Lua driver writes at the end of the run (see wrk-driver.lua). */
 interface WrkOutput {
+  /** wrk's whole runtime. */
   readonly durationUs: number;
+  /** First request sent to last answer received. */
+  readonly activeUs: number;
   readonly sent: number;
   readonly answered: number;
   /** Requests counted as timed out, at the deadline in the percentiles (see wrk-driver.lua). */
@@ -85,10 +88,14 @@ function latencyOf(output: WrkOutput): LatencySummary {
   };
 }
 
+/** One point per second from the first answer to the last, seconds without answers included. */
 function seriesOf(perSecond: Record<string, number>): GeneratorSeriesPoint[] {
-  return Object.entries(perSecond)
-    .map(([second, completed]) => ({ second: Number(second), completed }))
-    .sort((a, b) => a.second - b.second)
+  const seconds = Object.keys(perSecond).map(Number);
+  if (seconds.length === 0) return [];
+  const first = Math.min(...seconds);
+  const last = Math.max(...seconds);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i)
+    .map((second) => ({ second, completed: perSecond[String(second)] ?? 0 }))
     .map(({ second, completed }) => ({
       at: (second + 1) * 1000,
       completed,
@@ -112,19 +119,30 @@ function runWrk(
   env: NodeJS.ProcessEnv,
   threadsToFinish: number | undefined,
   killAfterMs: number,
+  onAnswered: (answered: number) => void,
 ): Promise<{ allThreadsDone: boolean }> {
   return new Promise<{ allThreadsDone: boolean }>((resolve, reject) => {
     const child = spawn("wrk", args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
+    let pending = "";
     let stderr = "";
     let finished = 0;
+    const answeredByThread = new Map<string, number>();
     const killer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      const done = stdout.split("THREAD_DONE").length - 1;
-      if (threadsToFinish !== undefined && done > finished) {
-        finished = done;
-        if (finished >= threadsToFinish) child.kill("SIGINT");
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const progress = /^PROGRESS (\d+) (\d+)$/.exec(line);
+        if (progress) {
+          answeredByThread.set(progress[1]!, Number(progress[2]));
+          onAnswered([...answeredByThread.values()].reduce((sum, n) => sum + n, 0));
+        } else if (line === "THREAD_DONE") {
+          finished += 1;
+          if (threadsToFinish !== undefined && finished >= threadsToFinish) child.kill("SIGINT");
+        } else {
+          stdout += `${line}\n`;
+        }
       }
     });
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
@@ -148,7 +166,16 @@ function runWrk(
  * the same ones the JavaScript generator would send (the same Workload, built ahead); wrk only
  * writes them and reads the answers.
  */
-export async function runWrkLoop(job: GeneratorJob, workload: Workload): Promise<GeneratorResult> {
+export async function runWrkLoop(
+  job: GeneratorJob,
+  workload: Workload,
+  callbacks: {
+    /** Just before wrk starts: the requests are built, so the target's CPU window starts here. */
+    readonly onStarted?: () => void;
+    /** Answers so far, about once a second. */
+    readonly onAnswered?: (answered: number) => void;
+  } = {},
+): Promise<GeneratorResult> {
   if (job.model.kind !== "closed") throw new Error("wrk drives the closed model only");
   const distinct = distinctRequestsFor(job);
   if (distinct > WRK_MAX_DISTINCT_REQUESTS) {
@@ -189,6 +216,13 @@ export async function runWrkLoop(job: GeneratorJob, workload: Workload): Promise
     } else {
       durationSeconds = job.length.seconds;
     }
+    // With a quota wrk waits for every answer (its --timeout is the run's deadline) and the script
+    // counts a late one at the request deadline; a duration run takes wrk's timeout as it is.
+    const wrkTimeoutSeconds = Math.max(
+      1,
+      Math.ceil((job.length.kind === "requests" ? job.deadlineMs : job.requestTimeoutMs) / 1000),
+    );
+    callbacks.onStarted?.();
     const startedAt = Date.now();
     const { allThreadsDone } = await runWrk(
       [
@@ -196,7 +230,7 @@ export async function runWrkLoop(job: GeneratorJob, workload: Workload): Promise
         `-c${connections}`,
         `-d${durationSeconds}s`,
         "--timeout",
-        `${Math.max(1, Math.ceil(job.requestTimeoutMs / 1000))}s`,
+        `${wrkTimeoutSeconds}s`,
         "-s",
         DRIVER_SCRIPT,
         job.url,
@@ -204,9 +238,10 @@ export async function runWrkLoop(job: GeneratorJob, workload: Workload): Promise
       env,
       job.length.kind === "requests" ? threads : undefined,
       job.deadlineMs + 30_000,
+      callbacks.onAnswered ?? (() => {}),
     );
     const output = JSON.parse(readFileSync(outPath, "utf8")) as WrkOutput;
-    const durationMs = Math.max(1, output.durationUs / 1000);
+    const durationMs = Math.max(1, output.activeUs / 1000);
     const latency = latencyOf(output);
     const transportErrors: Record<string, number> = {};
     if (output.unanswered > 0) transportErrors.timeout = output.unanswered;

@@ -76,11 +76,14 @@ export function compareWithBaselines(summaries: readonly TargetSummary[]): Compa
 /** Issue 5's latency target: p99 at most this at this fraction of the maximum throughput. */
 export const P99_AT_FRACTION = { fraction: 0.8, maxMs: 25 } as const;
 
-/** What CPU per request counts: the target's own, and its servers' when it works through any. */
-function perCoreSubject(options: BenchOptions): string {
-  return Object.keys(options.targetEnv).some((name) => /_URLS?$/.test(name))
-    ? "CPU time (target and the servers it works through)"
-    : "the target's CPU time";
+/** True when some target's CPU figures include the servers it works through. */
+export function summariesHaveServerCpu(summaries: readonly TargetSummary[]): boolean {
+  return summaries.some((summary) => summary.serverCores !== null && summary.serverCores !== undefined);
+}
+
+/** What "per core" and CPU per request divide by: the target's CPU, and its servers' when it works through any. */
+export function perCoreLabelOf(summaries: readonly TargetSummary[]): string {
+  return summariesHaveServerCpu(summaries) ? "target + servers CPU" : "target CPU";
 }
 
 /** A generator this busy is the bottleneck: the target could have answered more. */
@@ -187,7 +190,7 @@ export function evaluateGoals(
             cpuName,
             ceiling.throughputPerCoreRatio === null ? null : roundTo(1 / ceiling.throughputPerCoreRatio, 2),
             4,
-            `${perCoreSubject(options)} per request, Floodgate's ÷ the ceiling's, medians of this report's runs`,
+            `${perCoreLabelOf(summaries)} time per request, Floodgate's ÷ the ceiling's, medians of this report's runs`,
             { atMost: true },
           )
         : unmeasured(cpuName, 4, "not measured: add --compare ceiling", { atMost: true }),

@@ -18,7 +18,13 @@ import {
 } from "./goal-lines.js";
 import { describePeakShaving, peakShavingOf } from "./peak-shaving.js";
 import type { BenchReport } from "./result-types.js";
-import { describeTargetSettings, hasServerCpu, perCoreLabel, runResponses } from "./summary-table.js";
+import {
+  describeTargetSettings,
+  hasServerCpu,
+  perCoreLabel,
+  runResponses,
+  saturationNotes,
+} from "./summary-table.js";
 
 const PROFILE_ROWS = 15;
 
@@ -62,18 +68,7 @@ export function renderMarkdownSummary(report: BenchReport): string {
       servers ? "servers CPU = the Redis, NATS or PostgreSQL processes the target works through; " : ""
     }CPU µs/req = ${perCoreLabel(report)} time per answered request; other CPU = other processes on the machine).`,
   );
-  for (const s of report.summaries) {
-    if (s.generatorCoresUsed !== null && s.generatorCoresUsed >= 0.85) {
-      lines.push(
-        `- note: the generator used ${formatCores(s.generatorCoresUsed)} cores against ${s.target}: that throughput is the generator's limit on this machine, not the target's`,
-      );
-    }
-    if (s.otherCores !== null && s.otherCores >= 0.25) {
-      lines.push(
-        `- note: other processes used ${formatCores(s.otherCores)} cores during the ${s.target} runs`,
-      );
-    }
-  }
+  lines.push(...saturationNotes(report).map((note) => `- ${note}`));
   for (const c of report.comparisons) {
     lines.push(
       `- floodgate vs ${c.baseline}: throughput ${formatRatio(c.throughputRatio)} (per core of ${perCoreLabel(report)} ${formatRatio(

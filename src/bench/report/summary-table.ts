@@ -1,5 +1,5 @@
 import { describeLoad, isOrderBurst } from "../options.js";
-import { representativeRun } from "./build-report.js";
+import { perCoreLabelOf, representativeRun, summariesHaveServerCpu } from "./build-report.js";
 import {
   formatCores,
   formatCounts,
@@ -26,14 +26,12 @@ function table(rows: readonly (readonly string[])[]): string[] {
 
 /** True when some target's CPU figures include the servers it works through. */
 export function hasServerCpu(report: BenchReport): boolean {
-  return report.summaries.some(
-    (summary) => summary.serverCores !== null && summary.serverCores !== undefined,
-  );
+  return summariesHaveServerCpu(report.summaries);
 }
 
 /** What "per core" divides by: the target's CPU, and its servers' when it works through any. */
 export function perCoreLabel(report: BenchReport): string {
-  return hasServerCpu(report) ? "target + servers CPU" : "target CPU";
+  return perCoreLabelOf(report.summaries);
 }
 
 /** Settings of the target the load was measured against, in one line. */
@@ -62,6 +60,42 @@ export function runResponses(run: RunRecord): string {
     ? ` · no answer: ${formatCounts(run.generator.transportErrors)}`
     : "";
   return `${formatCounts(run.generator.statusCounts)}${codes}${transport}`;
+}
+
+/** A process this busy is at its limit: one Node.js thread, or wrk's one thread. */
+const SATURATED_CORES = 0.85;
+
+/**
+ * Which side limited each target's throughput: the generator, the target (a single-threaded
+ * process near one core), or neither (the machine's cores were shared out), plus a warning when
+ * other processes took a noticeable share.
+ */
+export function saturationNotes(report: BenchReport): string[] {
+  const notes: string[] = [];
+  const generator = report.options.generator === "wrk" ? "wrk" : "the generator";
+  for (const summary of report.summaries) {
+    const generatorCores = summary.generatorCoresUsed;
+    const targetCores = summary.targetCores;
+    if (generatorCores !== null && generatorCores >= SATURATED_CORES) {
+      notes.push(
+        `note: ${generator} used ${formatCores(generatorCores)} cores against ${summary.target}: that throughput is the generator's limit on this machine, not the target's; compare CPU µs/req`,
+      );
+    } else if (targetCores !== null && targetCores >= SATURATED_CORES) {
+      notes.push(
+        `note: ${summary.target} used ${formatCores(targetCores)} cores, ${generator} ${formatCores(generatorCores)}: the target saturated`,
+      );
+    } else if (targetCores !== null) {
+      notes.push(
+        `note: neither side saturated against ${summary.target} (target ${formatCores(targetCores)} cores, ${generator} ${formatCores(generatorCores)}, others ${formatCores(summary.otherCores)}): the cores were shared out; compare CPU µs/req`,
+      );
+    }
+    if (summary.otherCores !== null && summary.otherCores >= 0.25) {
+      notes.push(
+        `note: other processes used ${formatCores(summary.otherCores)} cores during the ${summary.target} runs: the machine was shared`,
+      );
+    }
+  }
+  return notes;
 }
 
 /** The human summary printed on stdout at the end. */
@@ -126,18 +160,7 @@ export function renderSummary(report: BenchReport): string {
   lines.push(
     `   CPU µs/req = ${perCoreLabel(report)} time per answered request, from the kernel's accounting)`,
   );
-  for (const summary of report.summaries) {
-    if (summary.generatorCoresUsed !== null && summary.generatorCoresUsed >= 0.85) {
-      lines.push(
-        `  note: the generator used ${formatCores(summary.generatorCoresUsed)} cores against ${summary.target}: that throughput is the generator's limit on this machine, not the target's`,
-      );
-    }
-    if (summary.otherCores !== null && summary.otherCores >= 0.25) {
-      lines.push(
-        `  note: other processes used ${formatCores(summary.otherCores)} cores during the ${summary.target} runs: the machine was shared`,
-      );
-    }
-  }
+  lines.push(...saturationNotes(report).map((note) => `  ${note}`));
   if (report.comparisons.length > 0) {
     lines.push("");
     for (const comparison of report.comparisons) {
