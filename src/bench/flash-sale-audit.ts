@@ -107,13 +107,22 @@ export async function gatherFlashSaleAudit(
     /** `409 sold_out` answers counted. */
     readonly soldOutAnswers: number;
   },
+  /** reconciles: the target has a live book to reconcile with its database (the naive one has none). */
+  target: { readonly reconciles: boolean } = { reconciles: true },
 ): Promise<FlashSaleAudit> {
   const [levels, storedOrders, drift] = await Promise.all([
     saleLevels(api, sale.sku),
     allStoredOrders(api),
-    driftedSkus(api, sale.sku),
+    target.reconciles ? driftedSkus(api, sale.sku) : Promise.resolve(undefined),
   ]);
-  return { sku: sale.sku, stock: sale.stock, ...answers, levels, storedOrders, drift };
+  return {
+    sku: sale.sku,
+    stock: sale.stock,
+    ...answers,
+    levels,
+    storedOrders,
+    ...(drift === undefined ? {} : { drift }),
+  };
 }
 
 /**

@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TokenService } from "../platform/auth/tokens.js";
+import { gatherFlashSaleAudit } from "./flash-sale-audit.js";
 import { buildGeneratorJob } from "./generator-job.js";
+import { checkFlashSaleInvariants } from "./invariants.js";
 import { runMeasuredLoad } from "./measured-load.js";
 import { type Baseline, isOrderBurst } from "./options.js";
 import type { RunRecord } from "./report/result-types.js";
@@ -13,6 +16,7 @@ import { listeningPids } from "./server-cpu.js";
 import { startBaselineTarget } from "./target/baseline-target.js";
 import { trackTemporaryDirectory } from "./target/child-process.js";
 import { addressesIn } from "./target/target-adapters.js";
+import { TargetApi } from "./target-api.js";
 import { warmUp, warmUpStock, warmUpWorkload } from "./warm-up.js";
 import type { WorkloadSpec } from "./workload.js";
 
@@ -75,6 +79,26 @@ export async function runBaselineOnce(
       (update) => progress.load(label, update),
       serverPids,
     );
+    // The naive endpoint's orders are audited like Floodgate's: its results count only if it kept
+    // the same promises (each order is final in its transaction, so there is nothing to drain).
+    const invariants =
+      baseline === "naive" && isOrderBurst(options.scenario)
+        ? checkFlashSaleInvariants(
+            await gatherFlashSaleAudit(
+              new TargetApi(
+                target.url,
+                `Bearer ${new TokenService(context.authSecret).issue({ userId: "bench-admin", admin: true })}`,
+              ),
+              { sku: BASELINE_SKU, stock: options.stock },
+              {
+                acceptedOrderIds: result.acceptedOrderIds,
+                accepted202: result.statusCounts["202"] ?? 0,
+                soldOutAnswers: result.errorCodes.sold_out ?? 0,
+              },
+              { reconciles: false },
+            ),
+          )
+        : null;
     const record = toRunRecord({
       target: baseline,
       run,
@@ -85,7 +109,7 @@ export async function runBaselineOnce(
       warmUp: warmedUp,
       cpu,
       drain: null,
-      invariants: null,
+      invariants,
     });
     return { ...record, cpuProfile: null, targetExit: await target.stop() };
   } catch (error) {

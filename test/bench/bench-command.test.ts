@@ -68,7 +68,7 @@ describe("floodgate bench", () => {
     ]) {
       expect(stdout).toContain(option);
     }
-    expect(stdout).toContain(`(default ${COMMON_DEFAULTS.writeRate})`);
+    expect(stdout).toContain(`(default ${COMMON_DEFAULTS.writeRate}; accept: 0)`);
     expect(stdout).toContain(`stock ${SCENARIO_DEFAULTS["flash-sale"].stock}`);
     expect(stdout).toContain(`${SCENARIO_DEFAULTS["flash-sale"].connections} connections`);
     expect(stdout).toContain("--infra redis-jetstream  FLOODGATE_STOCK_URL=redis://127.0.0.1:6379");
@@ -130,6 +130,9 @@ describe("floodgate bench", () => {
     expect(floodgateRun!.generator.errorCodes).toEqual({ sold_out: 250 });
     expect(floodgateRun!.invariants).toHaveLength(9);
     expect(floodgateRun!.invariants!.every((invariant) => invariant.pass)).toBe(true);
+    // The naive endpoint is audited too (all but the reconciliation, which it has nothing for).
+    expect(naiveRun!.invariants).toHaveLength(8);
+    expect(naiveRun!.invariants!.every((invariant) => invariant.pass)).toBe(true);
     expect(floodgateRun!.drain?.drained).toBe(true);
     expect(floodgateRun!.serverSeries!.length).toBeGreaterThan(0);
     expect(floodgateRun!.serverSeries![0]).toHaveProperty("queueDepth");

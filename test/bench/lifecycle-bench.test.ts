@@ -86,7 +86,7 @@ describe("the sync baseline", () => {
           body: JSON.parse(body),
         });
       const signed = signNotification(secret, body, Math.floor(Date.now() / 1000));
-      expect((await post("t=1,v1=" + "0".repeat(64))).status).toBe(400);
+      expect((await post(`t=1,v1=${"0".repeat(64)}`)).status).toBe(400);
       expect((await post(signed)).status).toBe(200);
       // Everything is there the moment it answered.
       const audit = await client.expect<Record<string, unknown[]>>(200, "GET", "/audit");

@@ -88,11 +88,14 @@ export function renderMarkdownSummary(report: BenchReport): string {
   );
   if (audited.length > 0) {
     const failures = audited.flatMap((run) =>
-      run.invariants!.filter((i) => !i.pass).map((i) => `run ${run.run}: ${i.name} — ${i.detail}`),
+      run
+        .invariants!.filter((i) => !i.pass)
+        .map((i) => `${run.target} run ${run.run}: ${i.name} — ${i.detail}`),
     );
+    const targets = [...new Set(audited.map((run) => run.target))].join(" and ");
     lines.push(
       failures.length === 0
-        ? `- invariants: all ${audited[0]!.invariants!.length} PASS in ${audited.length} of ${audited.length} runs (${audited[0]!.invariants!.map((i) => i.name).join("; ")})`
+        ? `- invariants: all PASS in ${audited.length} of ${audited.length} runs of ${targets} (${audited[0]!.invariants!.map((i) => i.name).join("; ")})`
         : `- invariants FAILED: ${failures.join("; ")}`,
     );
   }

@@ -232,7 +232,11 @@ export function renderSummary(report: BenchReport): string {
   }
   const audited = [
     ...(calibration?.runs ?? []).map((run) => ({ run, name: `max run ${run.run}` })),
-    ...report.runs.map((run) => ({ run, name: `run ${run.run}` })),
+    // Floodgate's runs as before; a baseline audited too (naive) by name.
+    ...report.runs.map((run) => ({
+      run,
+      name: run.target === "floodgate" ? `run ${run.run}` : `${run.target} run ${run.run}`,
+    })),
   ].filter(({ run }) => run.invariants !== null);
   if (audited.length > 0) {
     lines.push("");

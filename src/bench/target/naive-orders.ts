@@ -17,6 +17,8 @@ const UNIQUE_VIOLATION = "23505";
  */
 export class NaiveOrders {
   readonly schema = `bench_naive_${process.pid}_${randomBytes(4).toString("hex")}`;
+  /** The units each SKU opened with, for the audit's levels. */
+  private readonly opened = new Map<string, number>();
 
   constructor(private readonly db: Database) {}
 
@@ -35,6 +37,7 @@ export class NaiveOrders {
         UNIQUE (user_id, idempotency_key)
       );`);
     for (const { sku, units } of stock) {
+      this.opened.set(sku, units);
       await this.db.query(`INSERT INTO ${this.schema}.stock (sku, available) VALUES ($1, $2)`, [sku, units]);
     }
   }
@@ -75,6 +78,35 @@ export class NaiveOrders {
       );
       return { status: 202, body: { orderId: existing?.id, status: "pending" } };
     }
+  }
+
+  /**
+   * What the bench audits, in the shape Floodgate's `GET /admin/sales/:sku` gives: the naive
+   * endpoint reserves nothing (each order is final in its transaction), so reserved is 0.
+   */
+  async levels(
+    sku: string,
+  ): Promise<{ stock: number; available: number; reserved: number; sold: number } | undefined> {
+    const stock = this.opened.get(sku);
+    const [row] = await this.db.query<{ available: number }>(
+      `SELECT available FROM ${this.schema}.stock WHERE sku = $1`,
+      [sku],
+    );
+    if (stock === undefined || !row) return undefined;
+    return { stock, available: row.available, reserved: 0, sold: stock - row.available };
+  }
+
+  /** Stored orders by id, `limit` after `afterId`, as `GET /admin/orders` pages them. */
+  async page(
+    limit: number,
+    afterId: string,
+  ): Promise<{ id: string; sku: string; quantity: number; status: string }[]> {
+    return this.db.query(
+      // By the bigint column: `ORDER BY id` would sort by the text alias ("10" before "9").
+      `SELECT o.id::text AS id, o.sku, o.quantity, 'created' AS status FROM ${this.schema}.orders o
+       WHERE o.id > $1::bigint ORDER BY o.id LIMIT $2`,
+      [afterId, limit],
+    );
   }
 
   async drop(): Promise<void> {

@@ -51,8 +51,44 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 
 const failure = (code: string, message: string) => ({ error: { code, message } });
 
+const MAX_PAGE = 1000;
+
+/**
+ * What the bench audits a baseline by, in the shapes of Floodgate's admin routes: the sale's
+ * levels and every stored order, for an admin token only.
+ */
+async function handleAudit(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+  let admin = false;
+  try {
+    admin = tokens.authenticate(request.headers.authorization).admin;
+  } catch {
+    return send(response, 401, failure("unauthorized", "A valid bearer token is required."));
+  }
+  if (!admin) return send(response, 403, failure("forbidden", "Admins only."));
+  const sale = /^\/admin\/sales\/([^/]+)$/.exec(url.pathname);
+  if (sale) {
+    const levels = await orders.levels(decodeURIComponent(sale[1]!));
+    return levels
+      ? send(response, 200, { levels })
+      : send(response, 404, failure("sale_not_found", "No such sale."));
+  }
+  const limit = Math.min(MAX_PAGE, Math.max(1, Number(url.searchParams.get("limit") ?? 100) || 100));
+  const cursor = url.searchParams.get("cursor") ?? "0";
+  if (!/^\d{1,19}$/.test(cursor)) return send(response, 400, failure("invalid_cursor", "Bad cursor."));
+  const items = await orders.page(limit, cursor);
+  const last = items.at(-1);
+  send(response, 200, { items, nextCursor: items.length === limit && last ? last.id : null });
+}
+
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const text = await readBody(request);
+  const url = new URL(request.url ?? "/", "http://naive");
+  if (
+    request.method === "GET" &&
+    (url.pathname === "/admin/orders" || url.pathname.startsWith("/admin/sales/"))
+  ) {
+    return handleAudit(request, response, url);
+  }
   if (request.method !== "POST" || request.url !== "/orders") {
     return send(response, 404, failure("route_not_found", "Only POST /orders is served."));
   }
