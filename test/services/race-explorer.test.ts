@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalBroadcast } from "../../src/platform/broadcast/local-broadcast.js";
 import type { Database } from "../../src/platform/db/database.js";
 import { runMigrations } from "../../src/platform/db/migrations.js";
 import { openPgliteDatabase } from "../../src/platform/db/pglite-database.js";
@@ -14,19 +13,15 @@ import type { CatalogApi } from "../../src/services/catalog/api.js";
 import type { InventoryApi } from "../../src/services/inventory/api.js";
 import { DriftWatch } from "../../src/services/inventory/drift-watch.js";
 import { inventoryService } from "../../src/services/inventory/index.js";
-import { createInventoryApi } from "../../src/services/inventory/inventory-api.js";
-import { StockReconciliation } from "../../src/services/inventory/reconciliation.js";
-import { ReservationStore } from "../../src/services/inventory/reservation-store.js";
 import { ReservationSweeper } from "../../src/services/inventory/reservation-sweeper.js";
-import { StockLoader } from "../../src/services/inventory/stock-loader.js";
-import { StockNews } from "../../src/services/inventory/stock-news.js";
-import { RELEASE_DEADLINE_MS, StockReservations } from "../../src/services/inventory/stock-reservations.js";
+import { RELEASE_DEADLINE_MS } from "../../src/services/inventory/stock-reservations.js";
 import { ordersService } from "../../src/services/orders/index.js";
 import { OrderIntake } from "../../src/services/orders/intake.js";
 import { ORDER_REQUESTS_TOPIC } from "../../src/services/orders/order-request.js";
 import { OrderWriter } from "../../src/services/orders/order-writer.js";
 import { SoldOutFlags } from "../../src/services/orders/sold-out-flags.js";
 import type { ServiceClients } from "../../src/services/service-module.js";
+import { inventoryParts } from "../support/inventory-parts.js";
 import { RewindableBook } from "../support/rewindable-book.js";
 import { type AppendFate, ScriptedStream } from "../support/scripted-stream.js";
 
@@ -136,24 +131,12 @@ describe("race explorer: intake, inventory and worker under generated interleavi
 
     let clock = Date.parse("2026-12-01T12:00:00Z");
     const book = new RewindableBook(() => clock);
-    const store = new ReservationStore(db);
-    const broadcast = new LocalBroadcast();
-    const news = new StockNews(broadcast, book, logger);
-    const loader = new StockLoader(book, store, news, logger);
-    const metrics = new Metrics({}, { processMetrics: false });
-    const reservations = new StockReservations({
+    const { broadcast, metrics, store, loader, reservations, reconciliation, inventory } = inventoryParts({
       book,
-      store,
-      loader,
-      news,
-      log: logger,
-      outcomes: metrics.counter("inventory_reservations_total", "Reservation attempts by outcome.", [
-        "outcome",
-      ]),
+      db,
+      logger,
       ttlMs: TTL_MS,
     });
-    const reconciliation = new StockReconciliation(book, store, 0);
-    const inventory = createInventoryApi({ book, store, loader, reservations, reconciliation });
     const driftWatch = new DriftWatch(
       reconciliation,
       book,

@@ -3,22 +3,15 @@
 // an undecided reservation past its expiry goes back on sale only while no order waits in the
 // queue, and never while its own order waits in the dead letters; an accepted one never expires.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LocalBroadcast } from "../../../src/platform/broadcast/local-broadcast.js";
 import type { Database } from "../../../src/platform/db/database.js";
 import { runMigrations } from "../../../src/platform/db/migrations.js";
 import { openPgliteDatabase } from "../../../src/platform/db/pglite-database.js";
 import { createLogger } from "../../../src/platform/observability/logger.js";
-import { Metrics } from "../../../src/platform/observability/metrics.js";
 import { MemoryReservationBook } from "../../../src/platform/reservations/memory-reservation-book.js";
 import { inventoryService } from "../../../src/services/inventory/index.js";
-import { createInventoryApi } from "../../../src/services/inventory/inventory-api.js";
-import { StockReconciliation } from "../../../src/services/inventory/reconciliation.js";
-import { ReservationStore } from "../../../src/services/inventory/reservation-store.js";
 import { ReservationSweeper } from "../../../src/services/inventory/reservation-sweeper.js";
-import { StockLoader } from "../../../src/services/inventory/stock-loader.js";
-import { StockNews } from "../../../src/services/inventory/stock-news.js";
-import { StockReservations } from "../../../src/services/inventory/stock-reservations.js";
 import type { OrderBacklog } from "../../../src/services/orders/api.js";
+import { inventoryParts } from "../../support/inventory-parts.js";
 
 const TTL_MS = 60_000;
 const SKU = "SWEEP-1";
@@ -39,26 +32,7 @@ describe("reservation sweeper", () => {
   let world: ReturnType<typeof build>;
   function build() {
     const book = new MemoryReservationBook(() => clock);
-    const store = new ReservationStore(db);
-    const news = new StockNews(new LocalBroadcast(), book, logger);
-    const loader = new StockLoader(book, store, news, logger);
-    const metrics = new Metrics({}, { processMetrics: false });
-    const reservations = new StockReservations({
-      book,
-      store,
-      loader,
-      news,
-      log: logger,
-      outcomes: metrics.counter("inventory_reservations_total", "Reservations.", ["outcome"]),
-      ttlMs: TTL_MS,
-    });
-    const inventory = createInventoryApi({
-      book,
-      store,
-      loader,
-      reservations,
-      reconciliation: new StockReconciliation(book, store, 0),
-    });
+    const { store, reservations, inventory } = inventoryParts({ book, db, logger, ttlMs: TTL_MS });
     const sweeper = new ReservationSweeper({
       book,
       store,
