@@ -232,8 +232,15 @@ describe.skipIf(!podmanUp)("the container image", () => {
           ),
         );
         const accepted = answers.filter((answer) => answer.status === 202);
-        expect(accepted).toHaveLength(40);
-        expect(answers.filter((answer) => answer.status === 409)).toHaveLength(120);
+        // Anything but 202 or 409 is shown with its body: a CI run once had 3 such answers of 160.
+        const others = JSON.stringify(
+          answers.filter((answer) => answer.status !== 202 && answer.status !== 409),
+        );
+        expect(accepted, others).toHaveLength(40);
+        expect(
+          answers.filter((answer) => answer.status === 409),
+          others,
+        ).toHaveLength(120);
 
         let levels: Record<string, number> = {};
         for (let i = 0; i < 150 && levels.sold !== 40; i++) {
